@@ -1,0 +1,66 @@
+"""NumPy reference implementations of every cnnrt op (docs/ops.md).
+
+These are the oracle for op tests: plain, slow, obviously correct NumPy. They
+take inputs and attributes in ONNX form (attribute names as keyword arguments,
+lower-case, e.g. ``conv(x, w, b, strides=[2, 2], pads=[1, 1, 1, 1], group=2)``),
+compute in float64 and return float32. Each one is checked against ONNX Runtime
+in tests/test_reference.py; where ONNX Runtime departs from the ONNX spec, the
+reference follows the spec and that test says so.
+"""
+from __future__ import annotations
+
+from .conv import conv, conv_transpose, conv_transpose_pads
+from .elementwise import (
+    ACTIVATION_CODES,
+    ACTIVATIONS,
+    abs,
+    activation,
+    add,
+    ceil,
+    clip,
+    div,
+    elu,
+    erf,
+    exp,
+    floor,
+    gelu,
+    gelu_tanh,
+    hard_sigmoid,
+    hard_swish,
+    leaky_relu,
+    log,
+    max,
+    min,
+    mul,
+    neg,
+    pow,
+    reciprocal,
+    relu,
+    sigmoid,
+    silu,
+    softplus,
+    sqrt,
+    sub,
+    tanh,
+)
+from .linalg import gemm, matmul
+from .normalization import batch_norm, lrn
+from .pool import average_pool, global_average_pool, global_max_pool, max_pool, pool_output_size
+from .reduce import log_softmax, reduce_max, reduce_mean, reduce_min, reduce_sum, softmax
+from .resize import resize
+from .tensor import concat, flatten, pad, reshape, slice, split, transpose
+
+# docs/ops.md op code -> reference function, for tests that walk the op table.
+OPS_BY_CODE = {
+    1: conv, 2: conv_transpose, 3: max_pool, 4: average_pool, 5: global_average_pool, 6: global_max_pool,
+    7: gemm, 8: matmul,
+    20: relu, 21: leaky_relu, 22: clip, 23: sigmoid, 24: tanh, 25: hard_sigmoid, 26: hard_swish, 27: silu,
+    28: gelu, 29: elu, 30: softplus, 31: exp, 32: log, 33: sqrt, 34: abs, 35: neg, 36: erf, 37: reciprocal,
+    38: floor, 39: ceil,
+    50: add, 51: sub, 52: mul, 53: div, 54: pow, 55: max, 56: min,
+    70: concat, 71: split, 72: slice, 73: flatten, 74: reshape, 75: transpose, 76: pad, 77: resize,
+    90: softmax, 91: log_softmax, 92: reduce_mean, 93: reduce_sum, 94: reduce_max, 95: reduce_min,
+    100: batch_norm, 101: lrn,
+}  # fmt: skip
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,52 @@
+"""Softmax, LogSoftmax, ReduceMean/Sum/Max/Min."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._common import as_f64, out_f32
+
+
+def _softmax_axis(x: np.ndarray, axis: int, coerce_2d: int) -> tuple[np.ndarray, tuple[int, ...], int]:
+    """Opset < 13 (coerce_2d=1) flattens to [prod(d<axis), prod(d>=axis)] and
+    normalises over the second dim; opset >= 13 normalises over `axis` alone."""
+    axis = axis % x.ndim
+    if coerce_2d:
+        shape = x.shape
+        return x.reshape(int(np.prod(shape[:axis])), -1), shape, 1
+    return x, x.shape, axis
+
+
+def softmax(x: np.ndarray, axis: int = -1, coerce_2d: int = 0) -> np.ndarray:
+    x, shape, ax = _softmax_axis(as_f64(x), axis, coerce_2d)
+    e = np.exp(x - x.max(axis=ax, keepdims=True))
+    return out_f32((e / e.sum(axis=ax, keepdims=True)).reshape(shape))
+
+
+def log_softmax(x: np.ndarray, axis: int = -1, coerce_2d: int = 0) -> np.ndarray:
+    x, shape, ax = _softmax_axis(as_f64(x), axis, coerce_2d)
+    shifted = x - x.max(axis=ax, keepdims=True)
+    return out_f32((shifted - np.log(np.exp(shifted).sum(axis=ax, keepdims=True))).reshape(shape))
+
+
+def _reduce(fn, x: np.ndarray, axes: Sequence[int] | None, keepdims: int) -> np.ndarray:
+    x = as_f64(x)
+    ax = tuple(range(x.ndim)) if axes is None or len(axes) == 0 else tuple(a % x.ndim for a in axes)
+    return out_f32(fn(x, axis=ax, keepdims=bool(keepdims)))
+
+
+def reduce_mean(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(np.mean, x, axes, keepdims)
+
+
+def reduce_sum(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(np.sum, x, axes, keepdims)
+
+
+def reduce_max(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(np.max, x, axes, keepdims)
+
+
+def reduce_min(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(np.min, x, axes, keepdims)
