@@ -17,7 +17,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from .ir import (DTYPE_SIZE, DTYPE_TO_NUMPY, DTYPE_F32, FLOAT_LIST_ATTRS, NUMPY_TO_DTYPE,
+from .ir import (DTYPE_SIZE, DTYPE_TO_NUMPY, FLOAT_LIST_ATTRS, NUMPY_TO_DTYPE,
                  OP_CODES, OP_NAMES, Graph)
 
 MAGIC = b"CNNRT\x00\r\n"
@@ -142,7 +142,7 @@ def serialize(graph: Graph, metadata: dict[str, str] | None = None) -> bytes:
         t = graph.tensors[name]
         if t.data is None:
             continue
-        arr = np.ascontiguousarray(t.data)
+        arr = np.require(t.data, requirements="C")
         if arr.dtype not in NUMPY_TO_DTYPE:
             raise ValueError(f"constant '{name}' has dtype {arr.dtype}, which cnnrt cannot store")
         weight_size = _align(weight_size, WEIGHT_ALIGNMENT)

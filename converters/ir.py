@@ -168,7 +168,7 @@ class Graph:
     # -- edits ---------------------------------------------------------------
     def add_constant(self, base_name: str, data: np.ndarray) -> str:
         name = self.unique_tensor_name(base_name)
-        arr = np.ascontiguousarray(data)
+        arr = np.require(data, requirements="C")
         self.tensors[name] = Tensor(name, NUMPY_TO_DTYPE.get(arr.dtype, DTYPE_F32),
                                     [int(d) for d in arr.shape], arr)
         return name

@@ -24,10 +24,6 @@ from .ir import DTYPE_F32, NUMPY_TO_DTYPE, Dim, Graph, Node, Tensor, broadcast_s
 
 OnnxSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
 
-INT64_MAX = np.iinfo(np.int64).max
-INT64_MIN = np.iinfo(np.int64).min
-
-
 # --------------------------------------------------------------------------- loading
 
 

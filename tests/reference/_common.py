@@ -21,7 +21,8 @@ def as_f64(x: np.ndarray) -> np.ndarray:
 
 
 def out_f32(y: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.asarray(y, dtype=np.float32))
+    # np.array, not ascontiguousarray: the latter turns 0-d results into 1-d.
+    return np.array(y, dtype=np.float32, order="C")
 
 
 def normalize_auto_pad(auto_pad: str | int | bytes | None) -> str:

@@ -78,7 +78,7 @@ def slice(  # noqa: A001 (ONNX name)
 
 def flatten(x: np.ndarray, axis: int = 1) -> np.ndarray:
     x = np.asarray(x)
-    axis = axis % (x.ndim + 1) if axis < 0 else axis
+    axis = axis + x.ndim if axis < 0 else axis
     return x.reshape(int(np.prod(x.shape[:axis])), int(np.prod(x.shape[axis:])))
 
 

@@ -90,9 +90,10 @@ CNNRT_API cnnrt_status cnnrt_model_load_file(const char* path, const cnnrt_model
     size_t rounded = (model->size + 63) / 64 * 64;
     model->bytes = aligned_alloc(64, rounded);
     if (!model->bytes) {
+      size_t size = model->size;
       close(fd);
       free(model);
-      return cnnrt_error(CNNRT_ERROR_OUT_OF_MEMORY, "out of memory reading '%s' (%zu bytes)", path, model->size);
+      return cnnrt_error(CNNRT_ERROR_OUT_OF_MEMORY, "out of memory reading '%s' (%zu bytes)", path, size);
     }
     size_t done = 0;
     while (done < model->size) {

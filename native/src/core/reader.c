@@ -95,6 +95,29 @@ static cnnrt_status corrupt(const char* format, ...) {
   return cnnrt_error(CNNRT_ERROR_INVALID_MODEL, "invalid model file: %s", message);
 }
 
+/* Names reach callers that decode them (Python, JSON tools): reject bytes
+ * that are not well-formed UTF-8 (no overlongs, surrogates or values > U+10FFFF). */
+static int valid_utf8(const uint8_t* p, const uint8_t* end) {
+  while (p < end) {
+    uint8_t c = *p;
+    int extra;
+    uint32_t min, value;
+    if (c < 0x80) { p++; continue; }
+    if ((c & 0xE0) == 0xC0) { extra = 1; min = 0x80; value = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { extra = 2; min = 0x800; value = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { extra = 3; min = 0x10000; value = c & 0x07; }
+    else return 0;
+    if (end - p <= extra) return 0;
+    for (int k = 1; k <= extra; k++) {
+      if ((p[k] & 0xC0) != 0x80) return 0;
+      value = (value << 6) | (p[k] & 0x3F);
+    }
+    if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) return 0;
+    p += extra + 1;
+  }
+  return 1;
+}
+
 /* Reads a string reference; fails unless the string ends inside STRS. */
 static cnnrt_status read_string(const reader* r, uint32_t ref, const char** out, const char* where) {
   const section* s = &r->sections[SEC_STRS];
@@ -103,7 +126,10 @@ static cnnrt_status read_string(const reader* r, uint32_t ref, const char** out,
                    (unsigned long long)s->size);
   const void* end = memchr(s->data + ref, 0, (size_t)(s->size - ref));
   if (end == NULL) return corrupt("%s: string at %u is not terminated inside the string table", where, ref);
-  *out = (const char*)(s->data + ref);
+  const uint8_t* p = s->data + ref;
+  if (!valid_utf8(p, (const uint8_t*)end))
+    return corrupt("%s: string at %u is not valid UTF-8", where, ref);
+  *out = (const char*)p;
   return CNNRT_OK;
 }
 

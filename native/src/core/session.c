@@ -7,6 +7,7 @@
 #include <string.h>
 #include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "model.h"
 
@@ -172,6 +173,13 @@ static int shapes_match(const cnnrt_shape* a, const cnnrt_shape* b, uint32_t cou
   return 1;
 }
 
+/* Physical memory, or 0 when unknown. An arena larger than this could only
+ * end in the process being killed, so such a plan is refused with an error. */
+static uint64_t physical_memory_bytes(void) {
+  long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
+}
+
 /* Makes the plan for these input shapes current: from the cache, or built and
  * cached (evicting the least recently used), growing the arena if needed. */
 static cnnrt_status select_plan(cnnrt_session* s, const cnnrt_shape* input_shapes) {
@@ -191,6 +199,12 @@ static cnnrt_status select_plan(cnnrt_session* s, const cnnrt_shape* input_shape
   cnnrt_status st = plan_build(s, input_shapes, &p);
   if (st) return st;
   uint64_t need = p->workspace_offset + p->workspace_bytes;
+  uint64_t physical = physical_memory_bytes();
+  if (physical && need > physical) {
+    plan_free(p);
+    return cnnrt_error(CNNRT_ERROR_OUT_OF_MEMORY, "these input shapes need a %.1f GiB activation arena, more than "
+                       "this machine's %.1f GiB of memory", need / 1073741824.0, physical / 1073741824.0);
+  }
   if (need > s->arena_capacity) {
     void* arena = aligned_alloc(ARENA_ALIGN, need ? need : ARENA_ALIGN);
     if (!arena) {
@@ -380,8 +394,8 @@ static cnnrt_status match_inputs(cnnrt_session* s, size_t count, const cnnrt_ten
     if (!fully_known(&s->requested[i])) {
       char declared[160];
       format_declared(t, declared, sizeof declared);
-      return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s' has symbolic dims %s: give its concrete shape",
-                         t->name, declared);
+      return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s'%s has symbolic dims %s: give its concrete shape",
+                         t->name, given[i] ? "" : " was not given and", declared);
     }
   }
   return CNNRT_OK;

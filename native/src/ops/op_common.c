@@ -1,5 +1,6 @@
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "op_common.h"
 
@@ -137,3 +138,5 @@ cnnrt_status cnnrt_node_axis(const cnnrt_node* node, const char* attribute, int6
   *resolved = (int32_t)(axis < 0 ? axis + rank : axis);
   return CNNRT_OK;
 }
+
+void cnnrt_op_state_free(void* state) { free(state); }

@@ -82,4 +82,8 @@ static inline size_t cnnrt_task_grain(size_t count, int threads, size_t min_grai
   return grain < min_grain ? min_grain : (grain == 0 ? 1 : grain);
 }
 
+
+/* destroy for ops whose state is one malloc'ed block (or NULL). */
+void cnnrt_op_state_free(void* state);
+
 #endif /* CNNRT_OP_COMMON_H */

@@ -1,0 +1,387 @@
+/*
+ * Conv (1-D and 2-D, groups, dilations, asymmetric pads, auto_pad) with the
+ * fused epilogue. The algorithm is chosen once at load time from the weights'
+ * shape and group count:
+ *   depthwise (group == in channels)          -> direct depthwise kernel
+ *   fewer than MR output channels per group   -> direct convolution
+ *   1x1, stride 1, no padding                 -> GEMM on the input as is
+ *   otherwise                                 -> im2col tiles + packed GEMM
+ * Weights for the GEMM paths are packed into MR-row panels at load time.
+ * Work is split over output tiles only; every output element is summed over
+ * the full reduction in one fixed order, so results do not depend on threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "spatial.h"
+
+enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM };
+
+/* Floats of im2col panel per thread: about 128 KiB, a share of L2. */
+#define CONV_IM2COL_BUDGET_FLOATS 32768
+#define CONV_MAX_TILE_PIXELS 512
+
+typedef struct conv_state {
+  cnnrt_window window;
+  size_t out_channels, in_channels_per_group, groups;
+  const float* weights;
+  const float* bias;
+  int algorithm;
+  const cnnrt_f32_gemm_config* gemm;
+  float* packed_weights;        /* groups panels sets of packed_group_floats */
+  size_t packed_group_floats;
+} conv_state;
+
+/* How run() splits the work for one set of shapes. */
+typedef struct conv_plan {
+  cnnrt_conv2d_geometry geometry;
+  size_t reduction;              /* K = in_channels_per_group * kernel_h * kernel_w */
+  size_t pixels;                 /* out_h * out_w */
+  size_t tile_pixels, tiles;     /* pixel tiles */
+  size_t channel_block, channel_blocks; /* output channels per task (multiple of MR) */
+  size_t scratch_bytes;          /* per thread, aligned */
+} conv_plan;
+
+static void conv_destroy(void* opaque) {
+  conv_state* state = opaque;
+  if (state == NULL) return;
+  free(state->packed_weights);
+  free(state);
+}
+
+static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node, void** out_state) {
+  *out_state = NULL;
+  cnnrt_status status = cnnrt_node_check_io(node, 2, 3, 1, 1, CNNRT_EPILOGUE_FULL);
+  if (status != CNNRT_OK) return status;
+  const cnnrt_tensor_def* w;
+  if ((status = cnnrt_node_constant_f32(graph, node, 1, "W", 3, 4, &w)) != CNNRT_OK) return status;
+  const int spatial = w->shape.rank - 2;
+  for (int32_t i = 0; i < w->shape.rank; i++) {
+    if (w->shape.dims[i] < 1) {
+      char text[CNNRT_SHAPE_TEXT_SIZE];
+      return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "input 1 (W) expected non-empty dims, found shape %s",
+                              cnnrt_shape_format(&w->shape, text, sizeof(text)));
+    }
+  }
+  conv_state state;
+  memset(&state, 0, sizeof(state));
+  state.window.kernel[0] = w->shape.dims[2];
+  state.window.kernel[1] = spatial == 2 ? w->shape.dims[3] : 1;
+  if ((status = cnnrt_window_parse(node, spatial, 1, &state.window)) != CNNRT_OK) return status;
+  const int64_t* kernel_shape;
+  uint32_t kernel_count;
+  if ((status = cnnrt_attr_ints(node, "kernel_shape", &kernel_shape, &kernel_count)) != CNNRT_OK) return status;
+  if (kernel_shape != NULL) {
+    if (kernel_count != (uint32_t)spatial) {
+      return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                              "attribute 'kernel_shape' expected %d values for a %d-D convolution, found %u", spatial,
+                              spatial, kernel_count);
+    }
+    for (int i = 0; i < spatial; i++) {
+      if (kernel_shape[i] != w->shape.dims[2 + i]) {
+        return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                                "attribute 'kernel_shape' expected %lld at position %d (from W), found %lld",
+                                (long long)w->shape.dims[2 + i], i, (long long)kernel_shape[i]);
+      }
+    }
+  }
+  int64_t group;
+  if ((status = cnnrt_attr_int(node, "group", 1, &group)) != CNNRT_OK) return status;
+  const int64_t out_channels = w->shape.dims[0];
+  if (group < 1 || out_channels % group != 0) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                            "attribute 'group' expected a positive divisor of the %lld output channels, found %lld",
+                            (long long)out_channels, (long long)group);
+  }
+  state.out_channels = (size_t)out_channels;
+  state.groups = (size_t)group;
+  state.in_channels_per_group = (size_t)w->shape.dims[1];
+  state.weights = w->data;
+  if (cnnrt_node_has_input(node, 2)) {
+    const cnnrt_tensor_def* b;
+    if ((status = cnnrt_node_constant_f32(graph, node, 2, "B", 1, 1, &b)) != CNNRT_OK) return status;
+    if (b->shape.dims[0] != out_channels) {
+      return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                              "input 2 (B) expected %lld values (one per output channel), found %lld",
+                              (long long)out_channels, (long long)b->shape.dims[0]);
+    }
+    state.bias = b->data;
+  }
+  state.gemm = cnnrt_f32_gemm_config_get();
+  const size_t out_per_group = state.out_channels / state.groups;
+  const size_t kernel_size = (size_t)(state.window.kernel[0] * state.window.kernel[1]);
+  const int pointwise = kernel_size == 1 && state.window.strides[0] == 1 && state.window.strides[1] == 1 &&
+                        state.window.auto_pad != CNNRT_AUTO_PAD_SAME_UPPER &&
+                        state.window.auto_pad != CNNRT_AUTO_PAD_SAME_LOWER &&
+                        (state.window.auto_pad == CNNRT_AUTO_PAD_VALID ||
+                         (state.window.pads[0] == 0 && state.window.pads[1] == 0 && state.window.pads[2] == 0 &&
+                          state.window.pads[3] == 0));
+  if (state.in_channels_per_group == 1 && state.groups > 1) {
+    state.algorithm = CONV_DEPTHWISE;
+  } else if (out_per_group < state.gemm->mr) {
+    state.algorithm = CONV_DIRECT;
+  } else {
+    state.algorithm = pointwise ? CONV_GEMM_1X1 : CONV_IM2COL_GEMM;
+  }
+
+  conv_state* result = malloc(sizeof(*result));
+  if (result == NULL) return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory");
+  *result = state;
+  if (state.algorithm == CONV_GEMM_1X1 || state.algorithm == CONV_IM2COL_GEMM) {
+    const size_t reduction = state.in_channels_per_group * kernel_size;
+    result->packed_group_floats = cnnrt_f32_gemm_packed_a_floats(out_per_group, reduction, state.gemm->mr);
+    result->packed_weights = malloc(result->packed_group_floats * state.groups * sizeof(float));
+    if (result->packed_weights == NULL) {
+      size_t floats = result->packed_group_floats * state.groups;
+      free(result);
+      return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory packing %zu weights", floats);
+    }
+    for (size_t g = 0; g < state.groups; g++) {
+      cnnrt_f32_gemm_pack_a(out_per_group, reduction, state.weights + g * out_per_group * reduction, reduction, 1,
+                            state.gemm->mr, result->packed_weights + g * result->packed_group_floats);
+    }
+  }
+  *out_state = result;
+  return CNNRT_OK;
+}
+
+/* Geometry and work split for input shape x (an error naming the node on a bad shape). */
+static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* state, const cnnrt_shape* x,
+                                   int threads, conv_plan* plan) {
+  memset(plan, 0, sizeof(*plan));
+  const int spatial = state->window.spatial;
+  cnnrt_status status = cnnrt_node_check_rank(node, x, 0, "X", spatial + 2, spatial + 2);
+  if (status != CNNRT_OK) return status;
+  const int64_t in_channels = (int64_t)(state->in_channels_per_group * state->groups);
+  if (x->dims[1] != in_channels) {
+    char text[CNNRT_SHAPE_TEXT_SIZE];
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_ARGUMENT, node,
+                            "input 0 (X) expected %lld channels, found %lld (shape %s)", (long long)in_channels,
+                            (long long)x->dims[1], cnnrt_shape_format(x, text, sizeof(text)));
+  }
+  int64_t out[2] = {1, 1}, begin[2] = {0, 0}, end[2] = {0, 0};
+  for (int d = 0; d < spatial; d++) {
+    if ((status = cnnrt_window_output(node, &state->window, d, x->dims[2 + d], &out[d], &begin[d], &end[d])) !=
+        CNNRT_OK) {
+      return status;
+    }
+  }
+  cnnrt_conv2d_geometry* g = &plan->geometry;
+  g->batch = (size_t)x->dims[0];
+  g->groups = state->groups;
+  g->in_channels = (size_t)in_channels;
+  g->out_channels = state->out_channels;
+  if (spatial == 2) {
+    g->in_h = (size_t)x->dims[2];
+    g->in_w = (size_t)x->dims[3];
+    g->out_h = (size_t)out[0];
+    g->out_w = (size_t)out[1];
+    g->kernel_h = (size_t)state->window.kernel[0];
+    g->kernel_w = (size_t)state->window.kernel[1];
+    g->stride_h = (size_t)state->window.strides[0];
+    g->stride_w = (size_t)state->window.strides[1];
+    g->dilation_h = (size_t)state->window.dilations[0];
+    g->dilation_w = (size_t)state->window.dilations[1];
+    g->pad_top = (ptrdiff_t)begin[0];
+    g->pad_left = (ptrdiff_t)begin[1];
+  } else {
+    g->in_h = g->out_h = g->kernel_h = g->stride_h = g->dilation_h = 1;
+    g->pad_top = 0;
+    g->in_w = (size_t)x->dims[2];
+    g->out_w = (size_t)out[0];
+    g->kernel_w = (size_t)state->window.kernel[0];
+    g->stride_w = (size_t)state->window.strides[0];
+    g->dilation_w = (size_t)state->window.dilations[0];
+    g->pad_left = (ptrdiff_t)begin[0];
+  }
+  plan->reduction = state->in_channels_per_group * g->kernel_h * g->kernel_w;
+  plan->pixels = g->out_h * g->out_w;
+  const size_t mr = state->gemm->mr, nr = state->gemm->nr;
+  const size_t out_per_group = state->out_channels / state->groups;
+  if (state->algorithm == CONV_IM2COL_GEMM || state->algorithm == CONV_GEMM_1X1) {
+    size_t tile = CONV_IM2COL_BUDGET_FLOATS / (plan->reduction > 0 ? plan->reduction : 1) / nr * nr;
+    if (tile < nr) tile = nr;
+    if (tile > CONV_MAX_TILE_PIXELS) tile = CONV_MAX_TILE_PIXELS;
+    size_t pixels_rounded = cnnrt_round_up(plan->pixels > 0 ? plan->pixels : 1, nr);
+    if (tile > pixels_rounded) tile = pixels_rounded;
+    plan->tile_pixels = tile;
+    plan->tiles = cnnrt_divide_round_up(plan->pixels, tile);
+    /* Split output channels too when pixel tiles alone give too few tasks. */
+    size_t panels = cnnrt_divide_round_up(out_per_group, mr);
+    size_t base_tasks = g->batch * g->groups * plan->tiles;
+    size_t wanted = (size_t)(threads > 1 ? threads : 1) * 4;
+    size_t blocks = 1;
+    if (threads > 1 && base_tasks < wanted) blocks = cnnrt_divide_round_up(wanted, base_tasks > 0 ? base_tasks : 1);
+    if (blocks > panels) blocks = panels;
+    if (blocks < 1) blocks = 1;
+    plan->channel_block = cnnrt_divide_round_up(panels, blocks) * mr;
+    plan->channel_blocks = cnnrt_divide_round_up(out_per_group, plan->channel_block);
+    size_t floats = state->algorithm == CONV_IM2COL_GEMM ? plan->reduction * tile : plan->reduction * nr;
+    plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
+  }
+  return CNNRT_OK;
+}
+
+static const char* conv_kernel_name(int algorithm, int spatial) {
+  static const char* const names[2][4] = {
+      {"conv1d_direct_ref", "dwconv1d_ref", "conv1d_1x1_gemm_4x8_scalar", "conv1d_im2col_gemm_4x8_scalar"},
+      {"conv2d_direct_ref", "dwconv2d_ref", "conv2d_1x1_gemm_4x8_scalar", "conv2d_im2col_gemm_4x8_scalar"},
+  };
+  return names[spatial - 1][algorithm];
+}
+
+static cnnrt_status conv_reshape(const cnnrt_node* node, const void* opaque, const cnnrt_shape* inputs,
+                                 cnnrt_shape* outputs, cnnrt_reshape_info* info) {
+  const conv_state* state = opaque;
+  conv_plan plan;
+  cnnrt_status status = conv_plan_make(node, state, &inputs[0], info->threads, &plan);
+  if (status != CNNRT_OK) return status;
+  const cnnrt_conv2d_geometry* g = &plan.geometry;
+  cnnrt_shape* y = &outputs[0];
+  y->rank = inputs[0].rank;
+  y->dims[0] = (int64_t)g->batch;
+  y->dims[1] = (int64_t)g->out_channels;
+  if (state->window.spatial == 2) {
+    y->dims[2] = (int64_t)g->out_h;
+    y->dims[3] = (int64_t)g->out_w;
+  } else {
+    y->dims[2] = (int64_t)g->out_w;
+  }
+  if ((status = cnnrt_node_check_residual(node, inputs, y)) != CNNRT_OK) return status;
+  info->workspace_bytes = plan.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1);
+  info->macs = (uint64_t)g->batch * g->out_channels * plan.pixels * plan.reduction;
+  info->kernel = conv_kernel_name(state->algorithm, state->window.spatial);
+  return CNNRT_OK;
+}
+
+typedef struct conv_job {
+  const cnnrt_run_context* context;
+  const cnnrt_node* node;
+  const conv_state* state;
+  const conv_plan* plan;
+  const float* x;
+  const float* residual;
+  float* y;
+} conv_job;
+
+/* Bias, residual and activation over `rows` output rows of `cols` pixels. */
+static void conv_epilogue(const conv_job* job, size_t n, size_t oc, size_t rows, size_t pixel, size_t cols) {
+  const cnnrt_epilogue* e = &job->node->epilogue;
+  const size_t pixels = job->plan->pixels;
+  for (size_t i = 0; i < rows; i++) {
+    size_t offset = (n * job->state->out_channels + oc + i) * pixels + pixel;
+    cnnrt_f32_epilogue_ref(job->y + offset, cols, job->state->bias != NULL ? job->state->bias[oc + i] : 0.0f,
+                           job->residual != NULL ? job->residual + offset : NULL, e->activation, e->alpha,
+                           e->beta);
+  }
+}
+
+static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
+  const conv_job* job = opaque;
+  const conv_state* state = job->state;
+  const conv_plan* plan = job->plan;
+  const cnnrt_conv2d_geometry* g = &plan->geometry;
+  const cnnrt_f32_gemm_config* gemm = state->gemm;
+  const size_t mr = gemm->mr, nr = gemm->nr, k = plan->reduction;
+  const size_t out_per_group = state->out_channels / state->groups;
+  float* scratch = cnnrt_thread_scratch(job->context, plan->scratch_bytes, thread);
+  for (size_t task = begin; task < end; task++) {
+    size_t rest = task;
+    const size_t block = rest % plan->channel_blocks;
+    rest /= plan->channel_blocks;
+    const size_t tile = rest % plan->tiles;
+    rest /= plan->tiles;
+    const size_t group = rest % g->groups;
+    const size_t n = rest / g->groups;
+    const size_t pixel0 = tile * plan->tile_pixels;
+    const size_t pixels = plan->pixels - pixel0 < plan->tile_pixels ? plan->pixels - pixel0 : plan->tile_pixels;
+    const size_t oc_begin = block * plan->channel_block;
+    const size_t oc_end = oc_begin + plan->channel_block < out_per_group ? oc_begin + plan->channel_block : out_per_group;
+    const float* image = job->x + (n * g->in_channels + group * state->in_channels_per_group) * g->in_h * g->in_w;
+    const float* packed_group = state->packed_weights + group * state->packed_group_floats;
+    if (state->algorithm == CONV_IM2COL_GEMM) {
+      cnnrt_f32_im2col_packed_ref(g, image, pixel0, pixels, nr, scratch);
+    }
+    for (size_t oc = oc_begin; oc < oc_end; oc += mr) {
+      const size_t rows = oc_end - oc < mr ? oc_end - oc : mr;
+      const float* a = packed_group + oc * k;
+      const size_t channel = group * out_per_group + oc;
+      for (size_t j = 0; j < pixels; j += nr) {
+        const size_t cols = pixels - j < nr ? pixels - j : nr;
+        const float* b;
+        size_t b_stride;
+        if (state->algorithm == CONV_IM2COL_GEMM) {
+          b = scratch + j * k;
+          b_stride = nr;
+        } else if (cols == nr) {
+          b = image + pixel0 + j;
+          b_stride = plan->pixels;
+        } else {
+          /* The ragged last columns: pack once so that the kernel can read
+           * full rows of nr. */
+          if (oc == oc_begin) cnnrt_f32_gemm_pack_b(k, cols, image + pixel0 + j, plan->pixels, 1, nr, scratch);
+          b = scratch;
+          b_stride = nr;
+        }
+        float* c = job->y + (n * state->out_channels + channel) * plan->pixels + pixel0 + j;
+        gemm->ukernel(rows, cols, k, a, b, b_stride, c, plan->pixels);
+        conv_epilogue(job, n, channel, rows, pixel0 + j, cols);
+      }
+    }
+  }
+}
+
+static void conv_direct_task(void* opaque, size_t begin, size_t end, int thread) {
+  const conv_job* job = opaque;
+  const conv_state* state = job->state;
+  const cnnrt_conv2d_geometry* g = &job->plan->geometry;
+  for (size_t task = begin; task < end; task++) {
+    const size_t n = task / state->out_channels, oc = task % state->out_channels;
+    if (state->algorithm == CONV_DEPTHWISE) {
+      cnnrt_f32_dwconv2d_ref(g, job->x, state->weights, NULL, job->y, n, oc, oc + 1);
+    } else {
+      cnnrt_f32_conv2d_direct_ref(g, job->x, state->weights, NULL, job->y, n, oc, oc + 1);
+    }
+    conv_epilogue(job, n, oc, 1, 0, job->plan->pixels);
+  }
+}
+
+static void conv_run(const cnnrt_run_context* context, const cnnrt_node* node, const void* opaque,
+                     const cnnrt_tensor_ref* inputs, const cnnrt_tensor_ref* outputs) {
+  const conv_state* state = opaque;
+  conv_plan plan;
+  if (conv_plan_make(node, state, &inputs[0].shape, context->threads, &plan) != CNNRT_OK) return;
+  conv_job job = {
+      .context = context,
+      .node = node,
+      .state = state,
+      .plan = &plan,
+      .x = inputs[0].data,
+      .residual = node->epilogue.residual ? inputs[node->input_count - 1].data : NULL,
+      .y = outputs[0].data,
+  };
+  const cnnrt_conv2d_geometry* g = &plan.geometry;
+  if (plan.pixels == 0 || g->batch == 0) return;
+  if (state->algorithm == CONV_IM2COL_GEMM || state->algorithm == CONV_GEMM_1X1) {
+    size_t tasks = g->batch * g->groups * plan.tiles * plan.channel_blocks;
+    cnnrt_parallel_for(context->pool, tasks, 1, conv_gemm_task, &job);
+  } else {
+    size_t tasks = g->batch * g->out_channels;
+    cnnrt_parallel_for(context->pool, tasks, cnnrt_task_grain(tasks, context->threads, 1), conv_direct_task, &job);
+  }
+}
+
+const cnnrt_op_def cnnrt_op_conv = {
+    .code = 1,
+    .name = "Conv",
+    .min_inputs = 2,
+    .max_inputs = 3,
+    .min_outputs = 1,
+    .max_outputs = 1,
+    .epilogue = CNNRT_EPILOGUE_FULL,
+    .in_place = 0,
+    .create = conv_create,
+    .destroy = conv_destroy,
+    .reshape = conv_reshape,
+    .run = conv_run,
+};
