@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 def build(name: str):
     from models import make_model  # tests/models.py: seeded architectures
 
-    return make_model(name)
+    return make_model(name, reduced=False)
 
 
 def time_fn(fn, warmup: int) -> None:
@@ -62,6 +62,9 @@ def main(argv=None) -> int:
         so = ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
+        # ORT's idle workers spin by default and would steal cnnrt's cores
+        # between alternating rounds.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         sess = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
         engines = {
             "cnnrt": lambda: model.run(feed),
