@@ -1,0 +1,40 @@
+"""The model reader and the load/run path under AddressSanitizer and
+UndefinedBehaviorSanitizer: the library's C sources are compiled with both,
+together with a mutation fuzzer (tests/native/fuzz/fuzz_reader.c), and run on
+damaged copies of a real model file."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def fuzzer(tmp_path_factory):
+    cc = shutil.which("cc") or shutil.which("gcc")
+    assert cc, "a C compiler is needed (the package itself builds with one)"
+    sources = sorted(glob.glob(os.path.join(REPO, "native", "src", "*", "*.c")))
+    exe = tmp_path_factory.mktemp("asan") / "fuzz_reader"
+    includes = [f"-I{os.path.join(REPO, p)}" for p in ("native/include", "native/src", "native/src/core")]
+    command = [cc, "-std=c11", "-O1", "-g", "-D_GNU_SOURCE", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+               "-fno-omit-frame-pointer", *includes, os.path.join(REPO, "tests", "native", "fuzz", "fuzz_reader.c"),
+               *sources, "-lpthread", "-lm", "-o", str(exe)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0 and "asan" in result.stderr.lower() and "cannot find" in result.stderr:
+        pytest.skip("this compiler has no AddressSanitizer runtime: " + result.stderr[-300:])
+    assert result.returncode == 0, result.stderr[-3000:]
+    return str(exe)
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_fuzzed_model_files_under_sanitizers(fuzzer, small_cnn_file, seed):
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
+    result = subprocess.run([fuzzer, small_cnn_file, "3000", str(seed)], capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, f"seed {seed}\n{result.stdout[-2000:]}\n{result.stderr[-6000:]}"
+    assert "refused" in result.stdout
+    print(result.stdout)
