@@ -189,7 +189,7 @@ UNARY_OPS = {"Relu", "Sigmoid", "Tanh", "HardSwish", "Softplus", "Exp", "Log", "
 BINARY_OPS = {"Add", "Sub", "Mul", "Div", "Pow"}
 REDUCE_OPS = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"}
 RESIZE_COORD_MODES = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
-                      "tf_half_pixel_for_nearest"}
+                      "tf_half_pixel_for_nn"}
 NEAREST_MODES = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}
 
 
@@ -589,11 +589,23 @@ class _Lowering:
             if in_shape is None or any(s != -1 and s != d for s, d in zip(lead, in_shape)):
                 raise Unsupported(f"linear Resize sizes {attrs['sizes']} resize more than the last two dims")
 
+    @staticmethod
+    def _legacy_nearest_mode(scales: list[float]) -> str:
+        """Upsample and Resize-10 leave nearest rounding unspecified; ONNX Runtime floors the
+        (asymmetric) source coordinate on upsampled axes and ceils it on downsampled ones."""
+        up = any(s > 1 for s in scales)
+        if up and any(s < 1 and not (1 / s).is_integer() for s in scales):
+            raise Unsupported(f"nearest scales {scales} mix upsampled and downsampled axes; "
+                              f"cnnrt rounds every axis the same way")
+        return "ceil" if any(s < 1 for s in scales) and not up else "floor"
+
     def op_Upsample(self, node: Node) -> None:
         mode = str(node.attrs.get("mode", "nearest"))
-        attrs = self._resize_attrs(node, mode, "asymmetric", "floor")
         scales = node.attrs.get("scales") if node.op_version < 9 else self.const(node, 1, "scales")
-        attrs["scales"] = [float(s) for s in np.asarray(scales).reshape(-1)]
+        scales = [float(s) for s in np.asarray(scales).reshape(-1)]
+        nearest = self._legacy_nearest_mode(scales) if mode == "nearest" else "floor"
+        attrs = self._resize_attrs(node, mode, "asymmetric", nearest)
+        attrs["scales"] = scales
         self._check_linear(attrs, node, self.g.shape(node.inputs[0]))
         self.emit(node, "Resize", [node.inputs[0]], attrs=attrs)
 
@@ -601,9 +613,10 @@ class _Lowering:
         a = node.attrs
         mode = str(a.get("mode", "nearest"))
         if node.op_version < 11:
-            attrs = self._resize_attrs(node, mode, "asymmetric", "floor")
-            scales = self.const(node, 1, "scales")
-            attrs["scales"] = [float(s) for s in np.asarray(scales).reshape(-1)]
+            scales = [float(s) for s in np.asarray(self.const(node, 1, "scales")).reshape(-1)]
+            nearest = self._legacy_nearest_mode(scales) if mode == "nearest" else "floor"
+            attrs = self._resize_attrs(node, mode, "asymmetric", nearest)
+            attrs["scales"] = scales
         else:
             attrs = self._resize_attrs(node, mode, str(a.get("coordinate_transformation_mode", "half_pixel")),
                                        str(a.get("nearest_mode", "round_prefer_floor")))

@@ -502,8 +502,6 @@ static cnnrt_status check_graph(reader* r, cnnrt_model* m) {
     else if (m->tensors[t].dtype != CNNRT_DTYPE_FLOAT32)
       st = cnnrt_error(CNNRT_ERROR_UNSUPPORTED, "graph input '%.60s' has dtype %s; this runtime takes float32 inputs",
                        m->tensors[t].name, cnnrt_dtype_name((cnnrt_dtype)m->tensors[t].dtype));
-    else if (m->tensors[t].shape.rank == 0)
-      st = corrupt("graph input '%.60s' has rank 0", m->tensors[t].name);
     else is_input[t] = 1;
   }
   for (uint32_t i = 0; i < m->graph.node_count && !st; i++) {

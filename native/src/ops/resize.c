@@ -35,7 +35,7 @@ static cnnrt_status resize_create(const cnnrt_graph* graph, const cnnrt_node* no
   if (status != CNNRT_OK) return status;
   static const char* const modes[] = {"nearest", "linear"};
   static const char* const coordinates[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
-                                            "tf_half_pixel_for_nearest"};
+                                            "tf_half_pixel_for_nn"};
   static const char* const nearest_modes[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
   resize_state state;
   memset(&state, 0, sizeof(state));
@@ -47,7 +47,7 @@ static cnnrt_status resize_create(const cnnrt_graph* graph, const cnnrt_node* no
   if ((status = cnnrt_attr_string(node, "coordinate_transformation_mode", "half_pixel", &text)) != CNNRT_OK) return status;
   if ((state.coordinates = pick(text, coordinates, 5)) < 0) {
     return cnnrt_node_error(CNNRT_ERROR_UNSUPPORTED, node,
-                            "attribute 'coordinate_transformation_mode' expected half_pixel, asymmetric, align_corners, pytorch_half_pixel or tf_half_pixel_for_nearest, found \"%s\"",
+                            "attribute 'coordinate_transformation_mode' expected half_pixel, asymmetric, align_corners, pytorch_half_pixel or tf_half_pixel_for_nn, found \"%s\"",
                             text);
   }
   if ((status = cnnrt_attr_string(node, "nearest_mode", "round_prefer_floor", &text)) != CNNRT_OK) return status;
@@ -245,9 +245,12 @@ static void resize_run(const cnnrt_run_context* context, const cnnrt_node* node,
   if (state->mode == RESIZE_NEAREST) {
     for (int32_t d = 0; d < y.rank; d++) {
       job.nearest[d] = indices;
+      /* An axis that keeps its size at scale 1 is copied, as in the linear
+       * mode (and ONNX Runtime): tf_half_pixel_for_nn would shift it. */
+      const int copy = x->dims[d] == y.dims[d] && scales[d] == 1.0f;
       for (int64_t o = 0; o < y.dims[d]; o++) {
         float source = source_coordinate(state->coordinates, (float)o, scales[d], x->dims[d], y.dims[d]);
-        indices[o] = nearest_index(state->nearest, source, x->dims[d]);
+        indices[o] = copy ? o : nearest_index(state->nearest, source, x->dims[d]);
       }
       indices += y.dims[d];
     }

@@ -1,0 +1,1093 @@
+"""Every op of docs/ops.md through the whole cnnrt path.
+
+Each case builds a one-node (or small) ONNX model with tests/onnx_builders.py,
+converts it with cnnrt.convert, loads it with cnnrt.load, runs it, and compares
+the output with BOTH the NumPy reference (tests/reference) and ONNX Runtime.
+
+Tolerance (docs/ops.md, Numerics): max|cnnrt - expected| <= 1e-4 * max(1, max|expected|),
+widened by sqrt(K/64) for reductions of length K > 64 (convolutions, GEMMs,
+reductions); data-movement ops (and max/min, relu, abs, neg, floor, ceil, clip)
+must match exactly. Convolutions, GEMMs and pools are also run with threads=1
+and threads=3, which must give bit-identical outputs.
+
+Where ONNX Runtime departs from the ONNX spec (tests/test_reference.py has a
+test for each), the case is compared with the reference only, or ORT is given
+the spec's explicit padding; each such place says so.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import onnx
+import onnx.helper as oh
+import pytest
+
+import cnnrt
+import cnnrt.converters.errors
+import reference as R
+from onnx_builders import make_model, make_node_model, run_ort
+from reference._common import resolve_pads
+from reference.conv import conv_transpose_pads
+
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+RTOL = 1e-4
+CHANNELS = [1, 3, 17, 64]
+
+
+# --------------------------------------------------------------------------- harness
+
+
+def randn(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
+    return np.asarray(scale * rng.standard_normal(shape), dtype=np.float32)
+
+
+def bound_for(expected: np.ndarray, k: int = 1) -> float:
+    finite = expected[np.isfinite(expected)]
+    scale = max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
+    return RTOL * scale * max(1.0, math.sqrt(k / 64))
+
+
+def assert_matches(got: np.ndarray, expected: np.ndarray, what: str, exact: bool = False, k: int = 1) -> None:
+    got, expected = np.asarray(got), np.asarray(expected)
+    assert got.shape == expected.shape, f"{what}: cnnrt shape {got.shape}, expected {expected.shape}"
+    assert got.dtype == np.float32, f"{what}: cnnrt dtype {got.dtype}"
+    if exact:
+        np.testing.assert_array_equal(got, expected, err_msg=what)
+        return
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(np.isfinite(got), finite, err_msg=f"{what}: non-finite positions")
+    np.testing.assert_array_equal(got[~finite], expected[~finite], err_msg=f"{what}: non-finite values")
+    if not finite.any():
+        return
+    err = float(np.abs(got[finite].astype(np.float64) - expected[finite].astype(np.float64)).max())
+    bound = bound_for(expected, k)
+    assert err <= bound, f"{what}: max|cnnrt - expected| = {err:.3g} > {bound:.3g} (K={k})"
+
+
+def run_cnnrt(model: onnx.ModelProto, feeds: Mapping[str, np.ndarray], path, threads: int = 1) -> tuple[list[np.ndarray], cnnrt.Model]:
+    cnnrt.convert(model, str(path))
+    loaded = cnnrt.load(str(path), threads=threads)
+    out = loaded.run(dict(feeds))
+    return [out[o.name] for o in model.graph.output], loaded
+
+
+def check(
+    tmp_path,
+    model: onnx.ModelProto,
+    feeds: Mapping[str, np.ndarray],
+    refs: Sequence[np.ndarray],
+    what: str,
+    *,
+    exact: bool = False,
+    k: int = 1,
+    ort: bool = True,
+    ort_model: onnx.ModelProto | None = None,
+    threads_check: bool = False,
+) -> cnnrt.Model:
+    """Converts, loads and runs `model`; compares every output with the
+    reference and (unless ort=False) with ONNX Runtime on `ort_model` (default
+    the same model)."""
+    path = tmp_path / "model.cnnrt"
+    got, loaded = run_cnnrt(model, feeds, path)
+    assert len(got) == len(refs)
+    for i, (g, r) in enumerate(zip(got, refs)):
+        assert_matches(g, r, f"{what} [out {i}] vs reference", exact, k)
+    if ort:
+        ort_out = run_ort(ort_model or model, feeds)
+        for i, (g, o) in enumerate(zip(got, ort_out)):
+            assert_matches(g, o, f"{what} [out {i}] vs ONNX Runtime", exact, k)
+    if threads_check:
+        out3 = cnnrt.load(str(path), threads=3).run(dict(feeds))
+        for i, (g, o) in enumerate(zip(got, model.graph.output)):
+            np.testing.assert_array_equal(out3[o.name], g, err_msg=f"{what}: threads=3 differs from threads=1")
+    return loaded
+
+
+def node_model(op: str, inputs: dict, attrs: dict | None = None, **kw: Any) -> tuple[onnx.ModelProto, dict]:
+    """make_node_model plus the feeds (the array inputs)."""
+    model = make_node_model(op, inputs, attrs, **kw)
+    return model, {k: v for k, v in inputs.items() if isinstance(v, np.ndarray)}
+
+
+def fmt(v: Sequence[int]) -> str:
+    return "x".join(str(int(i)) for i in v)
+
+
+# --------------------------------------------------------------------------- Conv
+
+
+def _conv_case(seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    rank = int(rng.choice([1, 2, 2]))
+    kind = str(rng.choice(["dense", "dense", "grouped", "depthwise", "depthwise_mult"]))
+    if kind == "dense":
+        group, c, m = 1, int(rng.choice(CHANNELS)), int(rng.choice(CHANNELS))
+    elif kind == "grouped":
+        group = int(rng.choice([2, 3]))
+        c, m = group * int(rng.integers(1, 5)), group * int(rng.integers(1, 5))
+    elif kind == "depthwise":
+        group = c = m = int(rng.choice([3, 17, 64]))
+    else:
+        group = c = int(rng.choice([3, 17]))
+        m = c * int(rng.choice([2, 3]))
+    kernel = [int(rng.choice([1, 2, 3, 3, 5, 7])) for _ in range(rank)]
+    strides = [int(rng.integers(1, 4)) for _ in range(rank)]
+    dilations = [int(rng.choice([1, 1, 2])) for _ in range(rank)]
+    attrs: dict = {"strides": strides, "dilations": dilations, "group": group}
+    auto_pad = str(rng.choice(["NOTSET", "NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+    if auto_pad == "NOTSET":
+        attrs["pads"] = [int(rng.integers(0, (k - 1) * d + 1)) for k, d in zip(kernel, dilations)] + \
+                        [int(rng.integers(0, (k - 1) * d + 1)) for k, d in zip(kernel, dilations)]
+    else:
+        attrs["auto_pad"] = auto_pad
+    spatial = [int(rng.integers((k - 1) * d + 1, 21)) for k, d in zip(kernel, dilations)]
+    return {"seed": seed, "n": int(rng.integers(1, 3)), "c": c, "m": m, "spatial": spatial, "kernel": kernel,
+            "attrs": attrs, "bias": bool(rng.random() < 0.7), "kind": kind}
+
+
+def _conv_id(case: dict) -> str:
+    a = case["attrs"]
+    pad = a.get("auto_pad") or "p" + fmt(a["pads"])
+    return (f"{case.get('name', 'seed%d' % case.get('seed', 0))}-{len(case['kernel'])}d-{case['kind']}-c{case['c']}m{case['m']}"
+            f"-k{fmt(case['kernel'])}-s{fmt(a['strides'])}-d{fmt(a['dilations'])}-{pad}")
+
+
+def _named_conv(name: str, kind: str, c: int, m: int, group: int, spatial, kernel, strides, pads, dilations=None, bias=True, auto_pad=None) -> dict:
+    rank = len(kernel)
+    attrs = {"strides": strides, "dilations": dilations or [1] * rank, "group": group}
+    if auto_pad:
+        attrs["auto_pad"] = auto_pad
+    else:
+        attrs["pads"] = pads
+    return {"name": name, "n": 1, "c": c, "m": m, "spatial": spatial, "kernel": kernel, "attrs": attrs, "bias": bias, "kind": kind}
+
+
+CONV_CASES = [_conv_case(s) for s in range(40)] + [
+    # The kernel families of DESIGN.md: 1x1 straight to GEMM, Winograd 3x3 s1,
+    # direct depthwise 3x3/5x5/7x7 at strides 1 and 2, depthwise multiplier.
+    _named_conv("pointwise", "dense", 64, 17, 1, [9, 11], [1, 1], [1, 1], [0, 0, 0, 0]),
+    _named_conv("pointwise_s2_pad", "dense", 17, 3, 1, [9, 10], [1, 1], [2, 2], [1, 0, 0, 1]),
+    _named_conv("winograd", "dense", 64, 64, 1, [12, 13], [3, 3], [1, 1], [1, 1, 1, 1]),
+    _named_conv("winograd_odd", "dense", 17, 3, 1, [7, 20], [3, 3], [1, 1], [0, 1, 2, 0]),
+    _named_conv("dw3s1", "depthwise", 17, 17, 17, [11, 13], [3, 3], [1, 1], [1, 1, 1, 1]),
+    _named_conv("dw3s2", "depthwise", 64, 64, 64, [12, 13], [3, 3], [2, 2], [1, 0, 1, 1]),
+    _named_conv("dw5s1", "depthwise", 17, 17, 17, [10, 9], [5, 5], [1, 1], [2, 2, 2, 2]),
+    _named_conv("dw5s2", "depthwise", 3, 3, 3, [15, 16], [5, 5], [2, 2], [2, 1, 2, 1]),
+    _named_conv("dw7s1", "depthwise", 3, 3, 3, [14, 14], [7, 7], [1, 1], [3, 3, 3, 3]),
+    _named_conv("dw7s2", "depthwise", 17, 17, 17, [20, 19], [7, 7], [2, 2], [3, 3, 2, 2]),
+    _named_conv("dw3_mult2", "depthwise_mult", 3, 6, 3, [9, 9], [3, 3], [1, 1], [1, 1, 1, 1]),
+    _named_conv("dw3_same_dil", "depthwise", 17, 17, 17, [10, 11], [3, 3], [1, 1], None, [2, 2], auto_pad="SAME_UPPER"),
+    _named_conv("conv1d_same_lower", "dense", 3, 17, 1, [19], [4], [2], None, auto_pad="SAME_LOWER"),
+    _named_conv("nobias_s3", "dense", 3, 64, 1, [20, 20], [3, 3], [3, 3], [0, 0, 0, 0], bias=False),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=_conv_id(c)) for c in CONV_CASES])
+def test_conv(tmp_path, case: dict) -> None:
+    rng = np.random.default_rng(case.get("seed", 99) + 10_000)
+    attrs = case["attrs"]
+    group, c, m, kernel = attrs["group"], case["c"], case["m"], case["kernel"]
+    x = randn(rng, case["n"], c, *case["spatial"])
+    inits = {"W": randn(rng, m, c // group, *kernel, scale=1 / math.sqrt(c // group * np.prod(kernel)))}
+    if case["bias"]:
+        inits["B"] = randn(rng, m)
+    model, feeds = node_model("Conv", {"X": x}, attrs, initializers=inits)
+    ref = R.conv(x, *inits.values(), **attrs)
+    ort_model = None
+    if attrs.get("auto_pad", "").startswith("SAME") and max(attrs["dilations"]) > 1:
+        # ONNX Runtime refuses SAME_* with dilations (test_ort_refuses_conv_same_padding_with_dilations):
+        # ORT gets the spec's explicit pads instead.
+        begins, ends = resolve_pads(x.shape[2:], kernel, attrs["strides"], attrs["dilations"], None, attrs["auto_pad"])
+        ort_attrs = {k: v for k, v in attrs.items() if k != "auto_pad"} | {"pads": begins + ends}
+        ort_model = make_node_model("Conv", {"X": x}, ort_attrs, initializers=inits)
+    check(tmp_path, model, feeds, [ref], f"Conv {attrs}", k=c // group * int(np.prod(kernel)),
+          ort_model=ort_model, threads_check=True)
+
+
+# --------------------------------------------------------------------------- ConvTranspose
+
+
+def _conv_transpose_case(seed: int) -> dict:
+    rng = np.random.default_rng(500 + seed)
+    rank = int(rng.choice([1, 2, 2]))
+    group = int(rng.choice([1, 1, 2, 3]))
+    cg, mg = int(rng.choice([1, 2, 3, 17])), int(rng.choice([1, 2, 3]))
+    if group > 1:
+        cg = min(cg, 4)
+    kernel = [int(rng.integers(1, 5)) for _ in range(rank)]
+    strides = [int(rng.integers(1, 4)) for _ in range(rank)]
+    dilations = [int(rng.choice([1, 1, 2])) for _ in range(rank)]
+    attrs: dict = {"strides": strides, "dilations": dilations, "group": group}
+    auto_pad = str(rng.choice(["NOTSET", "NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+    spatial = [int(rng.integers(1, 11)) for _ in range(rank)]
+    if auto_pad == "NOTSET":
+        attrs["pads"] = [int(rng.integers(0, k)) for k in kernel * 2]
+        if rng.random() < 0.5:
+            # ONNX Runtime wants output_padding < stride.
+            attrs["output_padding"] = [int(rng.integers(0, s)) for s in strides]
+        if rng.random() < 0.3:
+            attrs.pop("pads")
+            full = [s * (i - 1) + (k - 1) * d + 1 for s, i, k, d in zip(strides, spatial, kernel, dilations)]
+            full = [f + p for f, p in zip(full, attrs.get("output_padding", [0] * rank))]
+            attrs["output_shape"] = [f - int(rng.integers(0, min(f, 3))) for f in full]
+    else:
+        attrs["auto_pad"] = auto_pad
+        if auto_pad != "VALID":
+            # SAME with stride > kernel extent is undefined by the spec (ORT and
+            # the reference disagree: test_ort_conv_transpose_same_when_stride_exceeds_kernel).
+            strides[:] = [min(s, (k - 1) * d + 1) for s, k, d in zip(strides, kernel, dilations)]
+    # The cropped output must not be empty.
+    begins, ends = conv_transpose_pads(spatial, kernel, strides, dilations, attrs.get("output_padding", [0] * rank),
+                                       attrs.get("pads"), attrs.get("auto_pad"), attrs.get("output_shape"))
+    full = [s * (i - 1) + (k - 1) * d + 1 for s, i, k, d in zip(strides, spatial, kernel, dilations)]
+    if any(f - b - e <= 0 for f, b, e in zip(full, begins, ends)) and "pads" in attrs:
+        attrs["pads"] = [0] * (2 * rank)
+    return {"seed": seed, "n": int(rng.integers(1, 3)), "c": cg * group, "m": mg * group, "spatial": spatial,
+            "kernel": kernel, "attrs": attrs, "bias": bool(rng.random() < 0.6)}
+
+
+def _conv_transpose_id(case: dict) -> str:
+    a = case["attrs"]
+    extra = "".join(f"-{k}{fmt(a[k])}" for k in ("output_padding", "output_shape") if k in a)
+    pad = a.get("auto_pad") or ("p" + fmt(a["pads"]) if "pads" in a else "")
+    return (f"{case.get('name', 'seed%d' % case.get('seed', 0))}-{len(case['kernel'])}d-g{a['group']}-c{case['c']}m{case['m']}"
+            f"-k{fmt(case['kernel'])}-s{fmt(a['strides'])}-d{fmt(a['dilations'])}-{pad}{extra}")
+
+
+CONV_TRANSPOSE_CASES = [_conv_transpose_case(s) for s in range(24)] + [
+    {"name": "upsample2x", "n": 1, "c": 17, "m": 3, "spatial": [7, 8], "kernel": [4, 4], "bias": True,
+     "attrs": {"strides": [2, 2], "dilations": [1, 1], "group": 1, "pads": [1, 1, 1, 1]}},
+    {"name": "depthwise", "n": 2, "c": 17, "m": 17, "spatial": [5, 6], "kernel": [3, 3], "bias": False,
+     "attrs": {"strides": [2, 2], "dilations": [1, 1], "group": 17, "pads": [1, 0, 1, 0], "output_padding": [1, 0]}},
+    {"name": "same_upper_odd", "n": 1, "c": 2, "m": 3, "spatial": [5], "kernel": [3], "bias": True,
+     "attrs": {"strides": [2], "dilations": [1], "group": 1, "auto_pad": "SAME_UPPER", "output_shape": [9]}},
+    {"name": "same_lower_odd", "n": 1, "c": 2, "m": 3, "spatial": [5], "kernel": [3], "bias": True,
+     "attrs": {"strides": [2], "dilations": [1], "group": 1, "auto_pad": "SAME_LOWER", "output_shape": [11]}},
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=_conv_transpose_id(c)) for c in CONV_TRANSPOSE_CASES])
+def test_conv_transpose(tmp_path, case: dict) -> None:
+    rng = np.random.default_rng(case.get("seed", 77) + 20_000)
+    attrs = case["attrs"]
+    group, c, m, kernel = attrs["group"], case["c"], case["m"], case["kernel"]
+    x = randn(rng, case["n"], c, *case["spatial"])
+    inits = {"W": randn(rng, c, m // group, *kernel, scale=1 / math.sqrt(c // group * np.prod(kernel)))}
+    if case["bias"]:
+        inits["B"] = randn(rng, m)
+    model, feeds = node_model("ConvTranspose", {"X": x}, attrs, initializers=inits)
+    ref = R.conv_transpose(x, *inits.values(), **attrs)
+    check(tmp_path, model, feeds, [ref], f"ConvTranspose {attrs}", k=c // group * int(np.prod(kernel)),
+          threads_check=True)
+
+
+# --------------------------------------------------------------------------- pools
+
+
+def _pool_case(seed: int, op: str) -> dict:
+    rng = np.random.default_rng((3000 if op == "MaxPool" else 4000) + seed)
+    rank = int(rng.choice([1, 2, 2]))
+    kernel = [int(rng.integers(1, 5)) for _ in range(rank)]
+    strides = [int(rng.integers(1, 4)) for _ in range(rank)]
+    dilations = [int(rng.choice([1, 1, 2])) if op == "MaxPool" else 1 for _ in range(rank)]
+    attrs: dict = {"kernel_shape": kernel, "strides": strides, "ceil_mode": int(rng.integers(0, 2))}
+    if op == "MaxPool":
+        attrs["dilations"] = dilations
+    else:
+        attrs["count_include_pad"] = int(rng.integers(0, 2))
+    auto_pad = str(rng.choice(["NOTSET", "NOTSET", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"]))
+    if auto_pad == "NOTSET":
+        # ONNX Runtime refuses a pad as large as the kernel.
+        attrs["pads"] = [int(rng.integers(0, k)) for k in kernel * 2]
+    else:
+        attrs["auto_pad"] = auto_pad
+        attrs["ceil_mode"] = 0
+    spatial = [int(rng.integers((k - 1) * d + 1, 21)) for k, d in zip(kernel, dilations)]
+    return {"seed": seed, "op": op, "n": int(rng.integers(1, 3)), "c": int(rng.choice(CHANNELS[:3])),
+            "spatial": spatial, "attrs": attrs}
+
+
+def _pool_id(case: dict) -> str:
+    a = case["attrs"]
+    pad = a.get("auto_pad") or "p" + fmt(a["pads"])
+    extra = f"-d{fmt(a['dilations'])}" if "dilations" in a else f"-cip{a['count_include_pad']}"
+    return (f"{case['op']}-{case.get('name', 'seed%d' % case.get('seed', 0))}-{len(a['kernel_shape'])}d-c{case['c']}"
+            f"-k{fmt(a['kernel_shape'])}-s{fmt(a['strides'])}{extra}-{pad}-ceil{a['ceil_mode']}")
+
+
+POOL_CASES = [_pool_case(s, "MaxPool") for s in range(24)] + [_pool_case(s, "AveragePool") for s in range(24)] + [
+    {"name": "ceil_drop_last", "op": "MaxPool", "n": 1, "c": 3, "spatial": [5, 5],
+     "attrs": {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [1, 1, 1, 1], "ceil_mode": 1, "dilations": [1, 1]}},
+    {"name": "same_dilated", "op": "MaxPool", "n": 1, "c": 3, "spatial": [9, 12],
+     "attrs": {"kernel_shape": [3, 3], "strides": [1, 2], "auto_pad": "SAME_UPPER", "ceil_mode": 0, "dilations": [2, 2]}},
+    {"name": "ceil_divisor", "op": "AveragePool", "n": 1, "c": 17, "spatial": [6, 7],
+     "attrs": {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 0, 1, 0], "ceil_mode": 1, "count_include_pad": 1}},
+    {"name": "ceil_divisor_excl", "op": "AveragePool", "n": 1, "c": 17, "spatial": [6, 7],
+     "attrs": {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [0, 1, 1, 1], "ceil_mode": 1, "count_include_pad": 0}},
+    {"name": "same_stride_above_kernel", "op": "AveragePool", "n": 1, "c": 3, "spatial": [11, 7],
+     "attrs": {"kernel_shape": [1, 2], "strides": [3, 3], "auto_pad": "SAME_UPPER", "ceil_mode": 0, "count_include_pad": 1}},
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=_pool_id(c)) for c in POOL_CASES])
+def test_pool(tmp_path, case: dict) -> None:
+    rng = np.random.default_rng(case.get("seed", 55) + 30_000)
+    op, attrs = case["op"], case["attrs"]
+    x = randn(rng, case["n"], case["c"], *case["spatial"])
+    model, feeds = node_model(op, {"X": x}, attrs)
+    ref_fn = R.max_pool if op == "MaxPool" else R.average_pool
+    ref = ref_fn(x, **attrs)
+    ort_model = None
+    if attrs.get("auto_pad", "").startswith("SAME") and (
+        max(attrs.get("dilations", [1])) > 1 or any(s > k for s, k in zip(attrs["strides"], attrs["kernel_shape"]))
+    ):
+        # ONNX Runtime departs from the spec for SAME padding here: it sizes the
+        # padding from the undilated kernel (test_ort_max_pool_same_padding_ignores_dilations)
+        # and rejects stride > kernel, where (out-1)*stride + kernel - in goes
+        # negative (test_ort_average_pool_same_padding_rejects_stride_above_kernel).
+        # ORT gets the spec's explicit pads instead.
+        begins, ends = resolve_pads(x.shape[2:], attrs["kernel_shape"], attrs["strides"], attrs.get("dilations", [1] * (x.ndim - 2)),
+                                    None, attrs["auto_pad"])
+        ort_model = make_node_model(op, {"X": x}, {k: v for k, v in attrs.items() if k != "auto_pad"} | {"pads": begins + ends})
+    check(tmp_path, model, feeds, [ref], f"{op} {attrs}", exact=op == "MaxPool",
+          k=int(np.prod(attrs["kernel_shape"])), ort_model=ort_model, threads_check=True)
+
+
+@pytest.mark.parametrize("rank", [3, 4])
+@pytest.mark.parametrize("op", ["GlobalAveragePool", "GlobalMaxPool"])
+def test_global_pool(tmp_path, op: str, rank: int) -> None:
+    rng = np.random.default_rng(rank)
+    spatial = [20, 20][: rank - 2]
+    x = randn(rng, 2, 17, *spatial)
+    model, feeds = node_model(op, {"X": x})
+    ref = R.global_average_pool(x) if op == "GlobalAveragePool" else R.global_max_pool(x)
+    check(tmp_path, model, feeds, [ref], op, exact=op == "GlobalMaxPool", k=int(np.prod(spatial)), threads_check=True)
+
+
+# --------------------------------------------------------------------------- Gemm / MatMul
+
+
+def _gemm_case(seed: int) -> dict:
+    rng = np.random.default_rng(6000 + seed)
+    m, k, n = int(rng.integers(1, 40)), int(rng.choice([1, 3, 17, 64, 100])), int(rng.integers(1, 70))
+    c_shape = [[m, n], [n], [1, n], [m, 1], [1, 1], [], None][seed % 7]
+    return {"seed": seed, "m": m, "k": k, "n": n, "transA": int(rng.integers(0, 2)), "transB": int(rng.integers(0, 2)),
+            "alpha": float(rng.choice([1.0, rng.uniform(0.1, 2)])), "beta": float(rng.choice([1.0, rng.uniform(0.1, 2)])),
+            "c_shape": c_shape, "const_b": seed % 3 != 0, "const_c": seed % 4 != 1}
+
+
+def _gemm_id(c: dict) -> str:
+    cs = "noC" if c["c_shape"] is None else "C" + (fmt(c["c_shape"]) or "scalar") + ("" if c["const_c"] else "in")
+    return (f"seed{c['seed']}-m{c['m']}k{c['k']}n{c['n']}-tA{c['transA']}tB{c['transB']}-{cs}"
+            f"-B{'const' if c['const_b'] else 'input'}-a{c['alpha']:.2f}b{c['beta']:.2f}")
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=_gemm_id(c)) for c in [_gemm_case(s) for s in range(21)]])
+def test_gemm(tmp_path, case: dict) -> None:
+    rng = np.random.default_rng(case["seed"] + 40_000)
+    m, k, n = case["m"], case["k"], case["n"]
+    a = randn(rng, *((k, m) if case["transA"] else (m, k)))
+    b = randn(rng, *((n, k) if case["transB"] else (k, n)))
+    inputs, inits = {"A": a}, {}
+    (inits if case["const_b"] else inputs)["B"] = b
+    c = None
+    if case["c_shape"] is not None:
+        c = randn(rng, *case["c_shape"])
+        (inits if case["const_c"] else inputs)["C"] = c
+    attrs = {"alpha": case["alpha"], "beta": case["beta"], "transA": case["transA"], "transB": case["transB"]}
+    node_inputs = ["A", "B"] + (["C"] if c is not None else [])
+    model, feeds = node_model("Gemm", inputs, attrs, initializers=inits, node_inputs=node_inputs)
+    ref = R.gemm(a, b, c, alpha=case["alpha"], beta=case["beta"], trans_a=case["transA"], trans_b=case["transB"])
+    check(tmp_path, model, feeds, [ref], f"Gemm {attrs} C={case['c_shape']}", k=k, threads_check=True)
+
+
+MATMUL_SHAPES = [
+    ((5,), (5, 3)),
+    ((4, 17), (17,)),
+    ((7,), (7,)),
+    ((4, 64), (64, 6)),
+    ((2, 4, 5), (5, 6)),
+    ((4, 5), (3, 5, 6)),
+    ((2, 1, 4, 5), (3, 5, 6)),
+    ((1, 3, 4, 5), (2, 1, 5, 2)),
+    ((3, 17, 20), (3, 20, 9)),
+    ((2, 3, 5), (5,)),
+    ((5,), (2, 5, 4)),
+]
+
+
+@pytest.mark.parametrize("const_b", [False, True], ids=["Binput", "Bconst"])
+@pytest.mark.parametrize("shapes", MATMUL_SHAPES, ids=lambda s: f"{fmt(s[0])}@{fmt(s[1])}")
+def test_matmul(tmp_path, shapes, const_b: bool) -> None:
+    rng = np.random.default_rng(len(shapes[0]) * 10 + len(shapes[1]) + shapes[0][-1])
+    a, b = randn(rng, *shapes[0]), randn(rng, *shapes[1])
+    inputs, inits = ({"A": a}, {"B": b}) if const_b else ({"A": a, "B": b}, {})
+    model, feeds = node_model("MatMul", inputs, initializers=inits, node_inputs=["A", "B"])
+    check(tmp_path, model, feeds, [R.matmul(a, b)], f"MatMul {shapes}", k=shapes[0][-1], threads_check=True)
+
+
+# --------------------------------------------------------------------------- unary
+
+
+def _normal(scale: float = 3.0) -> Callable:
+    return lambda rng, shape: randn(rng, *shape, scale=scale)
+
+
+def _positive(rng, shape):
+    return np.asarray(rng.uniform(0.01, 20.0, shape), dtype=np.float32)
+
+
+def _away_from_zero(rng, shape):
+    return np.asarray(rng.choice([-1.0, 1.0], shape) * rng.uniform(0.1, 10.0, shape), dtype=np.float32)
+
+
+def _with_ties(rng, shape):
+    x = 4 * rng.standard_normal(shape)
+    flat = x.reshape(-1)
+    flat[::3] = np.round(flat[::3] * 2) / 2  # exact integers and halves
+    return x.astype(np.float32)
+
+
+# name -> (ONNX op, reference, sampler, attributes, exact)
+UNARY = {
+    "Relu": ("Relu", R.relu, _normal(), {}, True),
+    "LeakyRelu": ("LeakyRelu", R.leaky_relu, _normal(), {"alpha": 0.07}, False),
+    "LeakyRelu_default": ("LeakyRelu", R.leaky_relu, _normal(), {}, False),
+    "Sigmoid": ("Sigmoid", R.sigmoid, _normal(6.0), {}, False),
+    "Tanh": ("Tanh", R.tanh, _normal(3.0), {}, False),
+    "HardSigmoid": ("HardSigmoid", R.hard_sigmoid, _normal(), {"alpha": 0.3, "beta": 0.4}, False),
+    "HardSigmoid_default": ("HardSigmoid", R.hard_sigmoid, _normal(), {}, False),
+    "HardSwish": ("HardSwish", R.hard_swish, _normal(4.0), {}, False),
+    "Elu": ("Elu", R.elu, _normal(), {"alpha": 0.5}, False),
+    "Elu_default": ("Elu", R.elu, _normal(), {}, False),
+    "Softplus": ("Softplus", R.softplus, _normal(8.0), {}, False),
+    "Exp": ("Exp", R.exp, _normal(3.0), {}, False),
+    "Log": ("Log", R.log, _positive, {}, False),
+    "Sqrt": ("Sqrt", R.sqrt, _positive, {}, False),
+    "Abs": ("Abs", R.abs, _normal(), {}, True),
+    "Neg": ("Neg", R.neg, _normal(), {}, True),
+    "Erf": ("Erf", R.erf, _normal(1.5), {}, False),
+    "Reciprocal": ("Reciprocal", R.reciprocal, _away_from_zero, {}, False),
+    "Floor": ("Floor", R.floor, _with_ties, {}, True),
+    "Ceil": ("Ceil", R.ceil, _with_ties, {}, True),
+}
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("name", list(UNARY))
+def test_unary(tmp_path, name: str, seed: int) -> None:
+    op, ref_fn, sample, attrs, exact = UNARY[name]
+    rng = np.random.default_rng(seed + 50_000)
+    shape = [(2, 17, 5, 6), (37,), (3, 64), (1, 3, 20)][seed * 2 + (len(name) % 2)]
+    x = sample(rng, shape)
+    model, feeds = node_model(op, {"X": x}, attrs)
+    check(tmp_path, model, feeds, [ref_fn(x, **attrs)], f"{name} {attrs}", exact=exact)
+
+
+@pytest.mark.parametrize("approximate", [None, "none", "tanh"])
+def test_gelu_opset20(tmp_path, approximate: str | None) -> None:
+    x = randn(np.random.default_rng(0), 3, 17, 5, scale=3.0)
+    model, feeds = node_model("Gelu", {"X": x}, {"approximate": approximate}, opset=20)
+    check(tmp_path, model, feeds, [R.gelu(x, approximate or "none")], f"Gelu {approximate}")
+
+
+CLIP_BOUNDS = [(0.0, 6.0), (-1.0, None), (None, 0.5), (None, None), (-2.5, -2.5)]
+
+
+@pytest.mark.parametrize("bounds", CLIP_BOUNDS, ids=str)
+@pytest.mark.parametrize("opset", [6, 11, 13, 17])
+def test_clip(tmp_path, opset: int, bounds) -> None:
+    lo, hi = bounds
+    x = randn(np.random.default_rng(2), 4, 17, scale=4.0)
+    if opset < 11:
+        model, feeds = node_model("Clip", {"X": x}, {"min": lo, "max": hi}, opset=opset)
+    else:
+        inits = {}
+        if lo is not None:
+            inits["min"] = np.array(lo, np.float32)
+        if hi is not None:
+            inits["max"] = np.array(hi, np.float32)
+        node_inputs = ["X", "min" if lo is not None else "", "max" if hi is not None else ""]
+        model, feeds = node_model("Clip", {"X": x}, initializers=inits, node_inputs=node_inputs, opset=opset)
+    ref = R.clip(x, -np.inf if lo is None else lo, np.inf if hi is None else hi)
+    check(tmp_path, model, feeds, [ref], f"Clip opset {opset} {bounds}", exact=True)
+
+
+# --------------------------------------------------------------------------- binary
+
+# pattern -> (shape of A, shape of B, which operand is a constant or None)
+BROADCASTS = {
+    "full": ((2, 17, 4, 5), (2, 17, 4, 5), None),
+    "scalar_b": ((2, 3, 4, 5), (), None),
+    "scalar_a": ((), (3, 17), None),
+    "per_channel_b": ((2, 17, 4, 5), (17, 1, 1), None),
+    "per_channel_a": ((1, 3, 1, 1), (2, 3, 6, 5), None),
+    "last_axis_b": ((2, 3, 4, 17), (17,), None),
+    "both_ways": ((2, 1, 4, 1), (1, 3, 1, 5), None),
+    "lower_rank_a": ((4, 5), (2, 3, 4, 5), None),
+    "const_b_per_channel": ((2, 17, 3, 3), (1, 17, 1, 1), "B"),
+    "const_a_scalar": ((), (2, 3, 4), "A"),
+    "const_b_full": ((3, 4, 5), (3, 4, 5), "B"),
+}
+BINARY = {"Add": R.add, "Sub": R.sub, "Mul": R.mul, "Div": R.div, "Pow": R.pow, "Max": R.max, "Min": R.min}
+
+
+@pytest.mark.parametrize("pattern", list(BROADCASTS))
+@pytest.mark.parametrize("op", list(BINARY))
+def test_binary(tmp_path, op: str, pattern: str) -> None:
+    rng = np.random.default_rng(len(pattern) * 7 + len(op))
+    sa, sb, const = BROADCASTS[pattern]
+    a, b = randn(rng, *sa, scale=2.0), randn(rng, *sb, scale=2.0)
+    if op == "Pow":
+        a = np.asarray(rng.uniform(0.2, 3.0, sa), dtype=np.float32)
+    if op == "Div":
+        b = _away_from_zero(rng, sb)
+    if op in ("Max", "Min") and a.size > 2 and b.size > 2 and sa == sb:
+        a.reshape(-1)[::5] = b.reshape(-1)[::5]  # ties
+    inputs, inits = {}, {}
+    (inits if const == "A" else inputs)["A"] = a
+    (inits if const == "B" else inputs)["B"] = b
+    model, feeds = node_model(op, inputs, initializers=inits, node_inputs=["A", "B"])
+    check(tmp_path, model, feeds, [BINARY[op](a, b)], f"{op} {sa} {sb} const={const}", exact=op in ("Max", "Min"))
+
+
+@pytest.mark.parametrize("op", ["Max", "Min", "Sum"])
+def test_variadic(tmp_path, op: str) -> None:
+    """Three-input Max/Min/Sum: the converter chains two-input nodes."""
+    rng = np.random.default_rng(3)
+    xs = {"X0": randn(rng, 2, 3, 4), "X1": randn(rng, 3, 1), "X2": randn(rng, 4)}
+    model, feeds = node_model(op, xs)
+    fn = {"Max": R.max, "Min": R.min, "Sum": R.add}[op]
+    ref = fn(fn(xs["X0"], xs["X1"]), xs["X2"])
+    check(tmp_path, model, feeds, [ref], f"{op} x3", exact=op != "Sum")
+
+
+# --------------------------------------------------------------------------- data movement
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_concat(tmp_path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    base = [int(v) for v in rng.integers(1, 6, size=int(rng.integers(1, 5)))]
+    axis = int(rng.integers(-len(base), len(base)))
+    xs, inits = {}, {}
+    for i in range(int(rng.integers(1, 5))):
+        shape = list(base)
+        shape[axis] = int(rng.integers(1, 4))
+        xs[f"X{i}"] = randn(rng, *shape)
+    if seed % 2:
+        # A constant operand.
+        shape = list(base)
+        shape[axis] = 2
+        inits["K"] = randn(rng, *shape)
+    model, feeds = node_model("Concat", xs, {"axis": axis}, initializers=inits)
+    ref = R.concat(list(xs.values()) + list(inits.values()), axis)
+    check(tmp_path, model, feeds, [ref], f"Concat axis={axis}", exact=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_split_explicit(tmp_path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    shape = [int(v) for v in rng.integers(1, 8, size=int(rng.integers(1, 4)))]
+    axis = int(rng.integers(-len(shape), len(shape)))
+    dim = shape[axis]
+    cuts = np.sort(rng.integers(0, dim + 1, size=int(rng.integers(0, 3))))
+    parts = [int(v) for v in np.diff(np.concatenate([[0], cuts, [dim]]))]
+    x = randn(rng, *shape)
+    model, feeds = node_model("Split", {"X": x}, {"axis": axis}, outputs=len(parts),
+                              initializers={"split": np.array(parts, np.int64)})
+    check(tmp_path, model, feeds, R.split(x, axis, parts), f"Split {shape} axis={axis} {parts}", exact=True)
+
+
+@pytest.mark.parametrize(("dim", "num_outputs"), [(6, 3), (7, 3), (5, 2), (2, 2), (10, 4)])
+def test_split_num_outputs_opset18(tmp_path, dim: int, num_outputs: int) -> None:
+    """Equal parts, the last one smaller (num_outputs exists from opset 18)."""
+    x = randn(np.random.default_rng(dim), 2, dim, 3)
+    model, feeds = node_model("Split", {"X": x}, {"axis": 1, "num_outputs": num_outputs}, outputs=num_outputs, opset=18)
+    check(tmp_path, model, feeds, R.split(x, 1, num_outputs=num_outputs), f"Split {dim}/{num_outputs}", exact=True)
+
+
+@pytest.mark.parametrize("opset", [11, 17])
+def test_split_equal_default(tmp_path, opset: int) -> None:
+    x = randn(np.random.default_rng(opset), 2, 9, 4)
+    model, feeds = node_model("Split", {"X": x}, {"axis": -2}, outputs=3, opset=opset)
+    check(tmp_path, model, feeds, R.split(x, 1, num_outputs=3), f"Split equal opset {opset}", exact=True)
+
+
+def _slice_bound(rng: np.random.Generator, dim: int) -> int:
+    return int(rng.choice([rng.integers(-dim - 3, dim + 4), INT64_MAX, INT64_MIN, -1, 0, dim]))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_slice(tmp_path, seed: int) -> None:
+    rng = np.random.default_rng(seed + 70)
+    shape = [int(v) for v in rng.integers(1, 8, size=int(rng.integers(1, 5)))]
+    n_axes = int(rng.integers(1, len(shape) + 1))
+    axes = [int(a) for a in rng.permutation(len(shape))[:n_axes]]
+    axes = [a - len(shape) if rng.random() < 0.3 else a for a in axes]
+    starts = [_slice_bound(rng, shape[a]) for a in axes]
+    ends = [_slice_bound(rng, shape[a]) for a in axes]
+    steps = [int(rng.choice([1, 2, 3, -1, -2, -3])) for _ in axes]
+    x = randn(rng, *shape)
+    inits = {k: np.array(v, np.int64) for k, v in (("starts", starts), ("ends", ends), ("axes", axes), ("steps", steps))}
+    model, feeds = node_model("Slice", {"X": x}, initializers=inits)
+    # ONNX Runtime reads end = INT64_MAX with a negative step as "through index 0";
+    # the spec clamps it to dim-1, an empty slice
+    # (test_ort_slice_int64_max_end_with_negative_step): reference only there.
+    ort = not any(e == INT64_MAX and st < 0 for e, st in zip(ends, steps))
+    check(tmp_path, model, feeds, [R.slice(x, starts, ends, axes, steps)],
+          f"Slice {shape} starts={starts} ends={ends} axes={axes} steps={steps}", exact=True, ort=ort)
+
+
+@pytest.mark.parametrize(
+    ("starts", "ends", "axes", "steps"),
+    [
+        ([4], [INT64_MIN], [0], [-1]),  # whole axis reversed
+        ([4], [INT64_MAX], [0], [-1]),  # spec: empty; ORT differs (reference only)
+        ([-1], [-100], [0], [-2]),
+        ([100], [1], [0], [-1]),  # start clamped to dim-1
+        ([1, -4], [INT64_MAX, -1], None, None),  # default axes and steps
+        ([0, 0], [-1, 100], [1, 0], [3, 1]),
+    ],
+    ids=["reverse", "int64max_negstep", "neg_start_step2", "clamp_start", "default_axes", "clamp_end"],
+)
+def test_slice_edges(tmp_path, starts, ends, axes, steps) -> None:
+    x = randn(np.random.default_rng(0), 5, 6)
+    inits = {"starts": np.array(starts, np.int64), "ends": np.array(ends, np.int64)}
+    if axes is not None:
+        inits["axes"] = np.array(axes, np.int64)
+    if steps is not None:
+        inits["steps"] = np.array(steps, np.int64)
+    model, feeds = node_model("Slice", {"X": x}, initializers=inits)
+    ort = not any(e == INT64_MAX and st < 0 for e, st in zip(ends, steps or [1] * len(ends)))
+    check(tmp_path, model, feeds, [R.slice(x, starts, ends, axes, steps)], f"Slice {starts} {ends} {axes} {steps}",
+          exact=True, ort=ort)
+
+
+@pytest.mark.parametrize("axis", [-4, -3, -2, -1, 0, 1, 2, 3, 4])
+def test_flatten(tmp_path, axis: int) -> None:
+    x = randn(np.random.default_rng(0), 2, 3, 4, 5)
+    model, feeds = node_model("Flatten", {"X": x}, {"axis": axis})
+    check(tmp_path, model, feeds, [R.flatten(x, axis)], f"Flatten axis={axis}", exact=True)
+
+
+RESHAPES = [
+    ((2, 3, 4), (6, 4), 0),
+    ((2, 3, 4), (0, -1), 0),
+    ((2, 3, 4), (-1,), 0),
+    ((2, 3, 4), (0, 0, 2, 2), 0),
+    ((2, 3, 2), (3, -1, 0), 0),
+    ((2, 3, 4), (4, 3, 2), 1),
+    ((1, 8), (2, 2, 2), 0),
+    ((2, 17, 3), (-1, 0, 1), 0),
+]
+
+
+@pytest.mark.parametrize(("in_shape", "shape", "allowzero"), RESHAPES, ids=lambda v: fmt(v) if isinstance(v, tuple) else f"az{v}")
+def test_reshape(tmp_path, in_shape, shape, allowzero: int) -> None:
+    x = randn(np.random.default_rng(0), *in_shape)
+    model, feeds = node_model("Reshape", {"X": x}, {"allowzero": allowzero or None},
+                              initializers={"shape": np.array(shape, np.int64)})
+    check(tmp_path, model, feeds, [R.reshape(x, shape, allowzero)], f"Reshape {in_shape}->{shape}", exact=True)
+
+
+SQUEEZES = [
+    ("Squeeze", (1, 3, 1, 5), [0, 2]),
+    ("Squeeze", (1, 3, 1, 5), [-2]),
+    ("Squeeze", (1, 3, 1, 5), None),
+    ("Unsqueeze", (3, 5), [0, 3]),
+    ("Unsqueeze", (3, 5), [-1]),
+    ("Unsqueeze", (17,), [0, 1, -1]),
+]
+
+
+@pytest.mark.parametrize("opset", [11, 13])
+@pytest.mark.parametrize(("op", "in_shape", "axes"), SQUEEZES, ids=lambda v: v if isinstance(v, str) else (fmt(v) if v else "none"))
+def test_squeeze_unsqueeze(tmp_path, op: str, in_shape, axes, opset: int) -> None:
+    x = randn(np.random.default_rng(1), *in_shape)
+    if opset < 13:
+        model, feeds = node_model(op, {"X": x}, {"axes": axes}, opset=opset)
+    else:
+        inits = {} if axes is None else {"axes": np.array(axes, np.int64)}
+        model, feeds = node_model(op, {"X": x}, initializers=inits, opset=opset)
+    if op == "Squeeze":
+        ref = np.squeeze(x, axis=None if axes is None else tuple(axes))
+    else:
+        ref = np.expand_dims(x, tuple(axes))
+    check(tmp_path, model, feeds, [ref], f"{op} {in_shape} axes={axes}", exact=True)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_transpose(tmp_path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    rank = int(rng.integers(1, 6))
+    x = randn(rng, *[int(v) for v in rng.integers(1, 6, size=rank)])
+    perm = None if seed == 0 else [int(p) for p in rng.permutation(rank)]
+    model, feeds = node_model("Transpose", {"X": x}, {"perm": perm})
+    check(tmp_path, model, feeds, [R.transpose(x, perm)], f"Transpose perm={perm}", exact=True)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("mode", ["constant", "reflect", "edge"])
+def test_pad(tmp_path, mode: str, seed: int) -> None:
+    rng = np.random.default_rng(seed + 90)
+    # reflect and edge need something left after cropping (ORT: "zero effective input extent").
+    low = 2 if mode == "constant" else 4
+    shape = [int(v) for v in rng.integers(low, low + 4, size=int(rng.integers(1, 5)))]
+    begins = [int(rng.integers(-1, 4)) for _ in shape]
+    ends = [int(rng.integers(-1, 4)) for _ in shape]
+    if mode == "reflect":
+        # reflect needs a pad smaller than what is left after cropping.
+        begins = [min(b, d + min(b, 0) + min(e, 0) - 1) for b, e, d in zip(begins, ends, shape)]
+        ends = [min(e, d + min(b, 0) + min(e, 0) - 1) for b, e, d in zip(begins, ends, shape)]
+    pads = begins + ends
+    x = randn(rng, *shape)
+    value = float(np.float32(rng.standard_normal())) if mode == "constant" and seed % 2 else 0.0
+    inits = {"pads": np.array(pads, np.int64)}
+    node_inputs = ["X", "pads"]
+    if mode == "constant" and seed % 2:
+        inits["value"] = np.array(value, np.float32)
+        node_inputs.append("value")
+    model, feeds = node_model("Pad", {"X": x}, {"mode": mode}, initializers=inits, node_inputs=node_inputs)
+    check(tmp_path, model, feeds, [R.pad(x, pads, mode, np.float32(value))], f"Pad {mode} {shape} {pads} {value}", exact=True)
+
+
+# --------------------------------------------------------------------------- Resize / Upsample
+
+COORD_MODES = ["half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel", "tf_half_pixel_for_nn"]
+NEAREST_MODES = ["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"]
+# Dyadic scales (and 3): ORT rounds near-ties of other ratios (0.6, 7 -> 1) in
+# ways no exact formula reproduces (test_ort_resize_near_ties), so none are used.
+SCALE_CHOICES = [0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0]
+
+
+def _is_dyadic(f: Fraction) -> bool:
+    return f.denominator & (f.denominator - 1) == 0
+
+
+def _resize_case(rng: np.random.Generator, use_sizes: bool) -> tuple[np.ndarray, dict, dict]:
+    h, w = (int(v) for v in rng.integers(1, 11, size=2))
+    x = randn(rng, int(rng.integers(1, 3)), int(rng.choice([1, 3, 17])), h, w)
+    if use_sizes:
+        def dyadic_size(d: int) -> int:
+            return int(rng.choice([o for o in range(1, 2 * d + 2) if _is_dyadic(Fraction(o, d))]))
+
+        sizes = [x.shape[0], x.shape[1], dyadic_size(h), dyadic_size(w)]
+        return x, {"sizes": np.array(sizes, np.int64)}, {"sizes": sizes}
+    scales = [1.0, 1.0] + [float(rng.choice(SCALE_CHOICES)) for _ in range(2)]
+    scales = [s if int(np.floor(s * d)) > 0 else 1.0 for s, d in zip(scales, x.shape)]
+    # Unlike the input shape unless every scale is 1: ORT copies the input when
+    # the shapes match, whatever the scales (test_ort_resize_shortcuts).
+    if [int(np.floor(s * d)) for s, d in zip(scales, x.shape)] == list(x.shape):
+        scales = [1.0] * 4
+    return x, {"scales": np.array(scales, np.float32)}, {"scales": scales}
+
+
+def _resize_model(x: np.ndarray, inits: dict, attrs: dict) -> onnx.ModelProto:
+    if attrs["coordinate_transformation_mode"] == "tf_half_pixel_for_nn":
+        # Only Resize-11 has this mode; Resize-11 needs roi and scales, empty if unused.
+        inits = {"roi": np.zeros(0, np.float32), "scales": np.zeros(0, np.float32), **inits}
+        node_inputs = ["X", "roi", "scales"] + (["sizes"] if "sizes" in inits else [])
+        return make_node_model("Resize", {"X": x}, attrs, initializers=inits, node_inputs=node_inputs, opset=11)
+    node_inputs = ["X", "", "scales"] if "scales" in inits else ["X", "", "", "sizes"]
+    return make_node_model("Resize", {"X": x}, attrs, initializers=inits, node_inputs=node_inputs)
+
+
+@pytest.mark.parametrize("source", ["scales", "sizes"])
+@pytest.mark.parametrize("nearest_mode", NEAREST_MODES)
+@pytest.mark.parametrize("coord", COORD_MODES)
+def test_resize_nearest(tmp_path, coord: str, nearest_mode: str, source: str) -> None:
+    rng = np.random.default_rng(COORD_MODES.index(coord) * 10 + NEAREST_MODES.index(nearest_mode) + 100 * (source == "sizes"))
+    x, inits, kwargs = _resize_case(rng, use_sizes=source == "sizes")
+    attrs = {"mode": "nearest", "coordinate_transformation_mode": coord, "nearest_mode": nearest_mode}
+    model = _resize_model(x, inits, attrs)
+    check(tmp_path, model, {"X": x}, [R.resize(x, **kwargs, **attrs)], f"Resize {attrs} {x.shape} {kwargs}", exact=True)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("coord", COORD_MODES)
+def test_resize_linear(tmp_path, coord: str, seed: int) -> None:
+    rng = np.random.default_rng(500 + seed * 10 + COORD_MODES.index(coord))
+    x, inits, kwargs = _resize_case(rng, use_sizes=seed % 2 == 1)
+    attrs = {"mode": "linear", "coordinate_transformation_mode": coord}
+    model = _resize_model(x, inits, attrs)
+    check(tmp_path, model, {"X": x}, [R.resize(x, **kwargs, **attrs)], f"Resize {attrs} {x.shape} {kwargs}")
+
+
+def test_resize_linear_1d(tmp_path) -> None:
+    x = randn(np.random.default_rng(0), 2, 3, 7)
+    attrs = {"mode": "linear", "coordinate_transformation_mode": "half_pixel"}
+    model = _resize_model(x, {"scales": np.array([1, 1, 2.5], np.float32)}, attrs)
+    check(tmp_path, model, {"X": x}, [R.resize(x, scales=[1, 1, 2.5], **attrs)], "Resize linear 1-D")
+
+
+@pytest.mark.parametrize(("mode", "scales"), [("nearest", [1, 1, 2, 3]), ("nearest", [1, 1, 1, 2]), ("linear", [1, 1, 2, 2]),
+                                              ("linear", [1, 1, 1.5, 2.5])], ids=lambda v: v if isinstance(v, str) else fmt(v))
+def test_upsample_opset9(tmp_path, mode: str, scales) -> None:
+    """Upsample-9 is Resize with asymmetric coordinates (nearest: floor, which
+    for scales >= 1 is the only reading)."""
+    x = randn(np.random.default_rng(9), 1, 3, 5, 4)
+    model, feeds = node_model("Upsample", {"X": x}, {"mode": mode}, initializers={"scales": np.array(scales, np.float32)},
+                              opset=9)
+    ref = R.resize(x, scales=scales, mode=mode, coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    check(tmp_path, model, feeds, [ref], f"Upsample {mode} {scales}", exact=mode == "nearest")
+
+
+@pytest.mark.parametrize(("mode", "scales", "nearest_mode"), [
+    ("nearest", [1, 1, 0.75, 0.75], "ceil"),
+    ("nearest", [1, 1, 0.5, 0.25], "ceil"),
+    ("nearest", [1, 1, 1.5, 3], "floor"),
+    ("nearest", [1, 1, 0.5, 1.5], "floor"),
+    ("linear", [1, 1, 0.75, 1.5], None),
+], ids=lambda v: v if isinstance(v, str) else (fmt(v) if v else "-"))
+def test_resize_opset10(tmp_path, mode: str, scales, nearest_mode: str | None) -> None:
+    """Resize-10 has asymmetric coordinates and leaves nearest rounding open;
+    ONNX Runtime floors on upsampled axes and ceils on downsampled ones (where
+    1/scale is an integer both agree)."""
+    x = randn(np.random.default_rng(10), 2, 3, 8, 9)
+    model, feeds = node_model("Resize", {"X": x}, {"mode": mode}, initializers={"scales": np.array(scales, np.float32)},
+                              opset=10)
+    ref = R.resize(x, scales=scales, mode=mode, coordinate_transformation_mode="asymmetric", nearest_mode=nearest_mode or "floor")
+    check(tmp_path, model, feeds, [ref], f"Resize-10 {mode} {scales}", exact=mode == "nearest")
+
+
+def test_resize_opset10_mixed_rounding_is_refused(tmp_path) -> None:
+    """One axis up (floor) and one down (ceil) cannot be one cnnrt nearest_mode:
+    the converter says so instead of computing something else."""
+    x = randn(np.random.default_rng(11), 1, 1, 8, 9)
+    model, _ = node_model("Resize", {"X": x}, {"mode": "nearest"},
+                          initializers={"scales": np.array([1, 1, 0.75, 1.5], np.float32)}, opset=10)
+    with pytest.raises(cnnrt.converters.errors.UnsupportedOpsError, match="mix upsampled and downsampled"):
+        cnnrt.convert(model, str(tmp_path / "m.cnnrt"))
+
+
+# --------------------------------------------------------------------------- softmax, reductions
+
+
+@pytest.mark.parametrize("axis", [-3, -2, -1, 0, 1, 2])
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_opset13(tmp_path, op: str, axis: int) -> None:
+    x = randn(np.random.default_rng(axis + 10), 3, 17, 5, scale=5.0)
+    fn = R.softmax if op == "Softmax" else R.log_softmax
+    model, feeds = node_model(op, {"X": x}, {"axis": axis}, opset=13)
+    check(tmp_path, model, feeds, [fn(x, axis)], f"{op} axis={axis}", k=x.shape[axis])
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1, 2, -1])
+@pytest.mark.parametrize("op", ["Softmax", "LogSoftmax"])
+def test_softmax_opset11_coerce_2d(tmp_path, op: str, axis: int | None) -> None:
+    """Before opset 13, Softmax normalised over all dims from `axis` (default 1) on."""
+    x = randn(np.random.default_rng((axis or 7) + 20), 2, 3, 4, scale=3.0)
+    fn = R.softmax if op == "Softmax" else R.log_softmax
+    model, feeds = node_model(op, {"X": x}, {"axis": axis}, opset=11)
+    a = 1 if axis is None else axis
+    check(tmp_path, model, feeds, [fn(x, a, coerce_2d=1)], f"{op} opset 11 axis={axis}", k=int(np.prod(x.shape[a:])))
+
+
+REDUCE = {"ReduceMean": R.reduce_mean, "ReduceSum": R.reduce_sum, "ReduceMax": R.reduce_max, "ReduceMin": R.reduce_min}
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("op", list(REDUCE))
+def test_reduce(tmp_path, op: str, seed: int) -> None:
+    rng = np.random.default_rng(seed + 300)
+    shape = [int(v) for v in rng.choice([1, 2, 3, 5, 17], size=int(rng.integers(1, 5)))]
+    x = randn(rng, *shape)
+    keepdims = int(rng.integers(0, 2))
+    axes = None
+    if seed:
+        distinct = sorted({int(a) for a in rng.integers(0, len(shape), size=2)})
+        axes = [a - len(shape) if rng.random() < 0.3 else a for a in distinct]
+    if op == "ReduceSum":
+        # ReduceSum takes axes as an input from opset 13; the others from opset 18.
+        inits = {} if axes is None else {"axes": np.array(axes, np.int64)}
+        model, feeds = node_model(op, {"X": x}, {"keepdims": keepdims}, initializers=inits)
+    else:
+        model, feeds = node_model(op, {"X": x}, {"keepdims": keepdims, "axes": axes})
+    reduced = int(np.prod([shape[a] for a in (range(len(shape)) if axes is None else axes)]))
+    check(tmp_path, model, feeds, [REDUCE[op](x, axes, keepdims)], f"{op} {shape} axes={axes} keepdims={keepdims}",
+          exact=op in ("ReduceMax", "ReduceMin"), k=reduced)
+
+
+@pytest.mark.parametrize("op", ["ReduceMean", "ReduceMax"])
+def test_reduce_opset18_axes_input(tmp_path, op: str) -> None:
+    x = randn(np.random.default_rng(5), 2, 17, 4, 5)
+    model, feeds = node_model(op, {"X": x}, {"keepdims": 1}, initializers={"axes": np.array([2, -1], np.int64)}, opset=18)
+    check(tmp_path, model, feeds, [REDUCE[op](x, [2, -1], 1)], f"{op} opset 18", exact=op == "ReduceMax", k=20)
+
+
+# --------------------------------------------------------------------------- normalisation
+
+
+@pytest.mark.parametrize("shape", [(3, 17), (2, 3, 11), (2, 17, 5, 6), (1, 64, 3, 3)], ids=fmt)
+def test_batch_norm_standalone(tmp_path, shape) -> None:
+    """BatchNormalization on a graph input: nothing to fold it into, so the
+    runtime's own op 100 runs."""
+    rng = np.random.default_rng(len(shape) + shape[1])
+    c = shape[1]
+    x = randn(rng, *shape)
+    inits = {"scale": randn(rng, c), "B": randn(rng, c), "mean": randn(rng, c),
+             "var": rng.uniform(0.1, 3.0, c).astype(np.float32)}
+    eps = [1e-5, 1e-3, 0.1, 1e-5][len(shape) - 2 + (c == 64)]
+    model, feeds = node_model("BatchNormalization", {"X": x}, {"epsilon": eps}, initializers=inits)
+    loaded = check(tmp_path, model, feeds, [R.batch_norm(x, *inits.values(), epsilon=eps)], f"BatchNorm {shape} eps={eps}")
+    assert [n["op"] for n in loaded.nodes] == ["BatchNormalization"]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 5, 7])
+def test_lrn(tmp_path, size: int) -> None:
+    rng = np.random.default_rng(size)
+    x = randn(rng, 2, 17, 3, 4, scale=3.0)
+    attrs = {"size": size, "alpha": float(rng.uniform(1e-4, 0.5)), "beta": float(rng.uniform(0.5, 1.0)),
+             "bias": float(rng.uniform(0.5, 2.0))}
+    model, feeds = node_model("LRN", {"X": x}, attrs)
+    # ONNX Runtime accepts odd sizes only (test_ort_lrn_refuses_even_size): even
+    # sizes are compared with the reference only.
+    check(tmp_path, model, feeds, [R.lrn(x, **attrs)], f"LRN {attrs}", ort=size % 2 == 1)
+
+
+# --------------------------------------------------------------------------- fused epilogues
+
+
+def _conv_node(x: str, y: str, w: str, b: str | None = "B", **attrs) -> onnx.NodeProto:
+    return oh.make_node("Conv", [x, w] + ([b] if b else []), [y], pads=[1, 1, 1, 1], **attrs)
+
+
+def _fused_case(name: str, rng: np.random.Generator) -> tuple[onnx.ModelProto, dict, list[dict], int]:
+    """(unfused ONNX model, feeds, expected cnnrt nodes as {op, activation, residual}, K)."""
+    c, m = 17, 17
+    x = randn(rng, 2, c, 9, 10)
+    w = randn(rng, m, c, 3, 3, scale=1 / math.sqrt(9 * c))
+    b = randn(rng, m)
+    k = 9 * c
+    if name == "conv_bn_relu":
+        inits = {"W": w, "scale": randn(rng, m), "bnB": randn(rng, m), "mean": randn(rng, m),
+                 "var": rng.uniform(0.5, 2.0, m).astype(np.float32)}
+        nodes = [oh.make_node("Conv", ["X", "W"], ["c"], pads=[1, 1, 1, 1]),
+                 oh.make_node("BatchNormalization", ["c", "scale", "bnB", "mean", "var"], ["bn"], epsilon=1e-3),
+                 oh.make_node("Relu", ["bn"], ["Y"])]
+        expect = [{"op": "Conv", "activation": "relu", "residual": False}]
+    elif name == "conv_add_relu":
+        inits = {"W": w, "B": b}
+        nodes = [_conv_node("X", "c", "W"), oh.make_node("Add", ["c", "X"], ["s"]), oh.make_node("Relu", ["s"], ["Y"])]
+        expect = [{"op": "Conv", "activation": "relu", "residual": True}]
+    elif name == "conv_add_residual_first_relu":
+        inits = {"W": w, "B": b}
+        nodes = [_conv_node("X", "c", "W"), oh.make_node("Add", ["X", "c"], ["s"]), oh.make_node("Relu", ["s"], ["Y"])]
+        expect = [{"op": "Conv", "activation": "relu", "residual": True}]
+    elif name == "conv_clip06":
+        inits = {"W": w, "B": b, "lo": np.array(0, np.float32), "hi": np.array(6, np.float32)}
+        x *= 8
+        nodes = [_conv_node("X", "c", "W"), oh.make_node("Clip", ["c", "lo", "hi"], ["Y"])]
+        expect = [{"op": "Conv", "activation": "clip", "residual": False}]
+    elif name == "conv_silu":
+        inits = {"W": w, "B": b}
+        nodes = [_conv_node("X", "c", "W"), oh.make_node("Sigmoid", ["c"], ["s"]), oh.make_node("Mul", ["c", "s"], ["Y"])]
+        expect = [{"op": "Conv", "activation": "silu", "residual": False}]
+    elif name == "depthwise_conv_relu6":
+        w = randn(rng, c, 1, 3, 3, scale=1 / 3)
+        inits = {"W": w, "B": b, "lo": np.array(0, np.float32), "hi": np.array(6, np.float32)}
+        x *= 8
+        nodes = [_conv_node("X", "c", "W", group=c), oh.make_node("Clip", ["c", "lo", "hi"], ["Y"])]
+        expect = [{"op": "Conv", "activation": "clip", "residual": False}]
+        k = 9
+    elif name == "gemm_relu":
+        x = randn(rng, 5, 64)
+        inits = {"W": randn(rng, 17, 64, scale=0.2), "B": randn(rng, 17)}
+        nodes = [oh.make_node("Gemm", ["X", "W", "B"], ["g"], transB=1), oh.make_node("Relu", ["g"], ["Y"])]
+        expect = [{"op": "Gemm", "activation": "relu", "residual": False}]
+        k = 64
+    elif name == "conv_bias_add_leakyrelu":
+        # A per-channel constant Add folds into the bias, LeakyRelu into the epilogue.
+        inits = {"W": w, "B": b, "bias2": randn(rng, m, 1, 1)}
+        nodes = [_conv_node("X", "c", "W"), oh.make_node("Add", ["c", "bias2"], ["a"]),
+                 oh.make_node("LeakyRelu", ["a"], ["Y"], alpha=0.2)]
+        expect = [{"op": "Conv", "activation": "leaky_relu", "residual": False}]
+    elif name == "grouped_conv_bn_hardswish":
+        w = randn(rng, m, 1, 3, 3, scale=1 / 3)
+        inits = {"W": w, "scale": randn(rng, m), "bnB": randn(rng, m), "mean": randn(rng, m),
+                 "var": rng.uniform(0.5, 2.0, m).astype(np.float32)}
+        x *= 4
+        nodes = [oh.make_node("Conv", ["X", "W"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2], group=c),
+                 oh.make_node("BatchNormalization", ["c", "scale", "bnB", "mean", "var"], ["bn"]),
+                 oh.make_node("HardSigmoid", ["bn"], ["h"], alpha=1 / 6, beta=0.5),
+                 oh.make_node("Mul", ["bn", "h"], ["Y"])]
+        expect = [{"op": "Conv", "activation": "hard_swish", "residual": False}]
+        k = 9
+    elif name == "conv_gelu_erf":
+        inits = {"W": w, "B": b, "sqrt2": np.array(math.sqrt(2), np.float32), "one": np.array(1, np.float32),
+                 "half": np.array(0.5, np.float32)}
+        nodes = [_conv_node("X", "c", "W"), oh.make_node("Div", ["c", "sqrt2"], ["d"]), oh.make_node("Erf", ["d"], ["e"]),
+                 oh.make_node("Add", ["e", "one"], ["a"]), oh.make_node("Mul", ["c", "a"], ["p"]),
+                 oh.make_node("Mul", ["p", "half"], ["Y"])]
+        expect = [{"op": "Conv", "activation": "gelu", "residual": False}]
+    elif name == "conv_transpose_bn_relu":
+        # BatchNorm folds into a grouped ConvTranspose: its weight is [C, M/group, k, k].
+        w = randn(rng, c, 3, 3, 3, scale=1 / 3)
+        mt = 3 * c
+        inits = {"W": w, "scale": randn(rng, mt), "bnB": randn(rng, mt), "mean": randn(rng, mt),
+                 "var": rng.uniform(0.5, 2.0, mt).astype(np.float32)}
+        nodes = [oh.make_node("ConvTranspose", ["X", "W"], ["c"], strides=[2, 2], pads=[1, 1, 0, 0], group=c),
+                 oh.make_node("BatchNormalization", ["c", "scale", "bnB", "mean", "var"], ["bn"]),
+                 oh.make_node("Relu", ["bn"], ["Y"])]
+        expect = [{"op": "ConvTranspose", "activation": "relu", "residual": False}]
+        k = 9
+    elif name == "gemm_add_residual_relu":
+        x = randn(rng, 5, 64)
+        r = randn(rng, 5, 17)
+        inits = {"W": randn(rng, 64, 17, scale=0.2), "B": randn(rng, 17)}
+        nodes = [oh.make_node("Gemm", ["X", "W", "B"], ["g"], alpha=0.5),
+                 oh.make_node("Add", ["R", "g"], ["s"]), oh.make_node("Relu", ["s"], ["Y"])]
+        expect = [{"op": "Gemm", "activation": "relu", "residual": True}]
+        model = make_model(nodes, {"X": x, "R": r}, ["Y"], inits)
+        return model, {"X": x, "R": r}, expect, 64
+    elif name == "matmul_bias_relu":
+        # MatMul + constant bias becomes a Gemm, then takes the ReLU.
+        x = randn(rng, 7, 64)
+        inits = {"W": randn(rng, 64, 17, scale=0.2), "bias": randn(rng, 17)}
+        nodes = [oh.make_node("MatMul", ["X", "W"], ["mm"]), oh.make_node("Add", ["mm", "bias"], ["a"]),
+                 oh.make_node("Relu", ["a"], ["Y"])]
+        expect = [{"op": "Gemm", "activation": "relu", "residual": False}]
+        k = 64
+    elif name == "add_broadcast_sigmoid":
+        x2 = randn(rng, 1, c, 1, 1)
+        nodes = [oh.make_node("Add", ["X", "X2"], ["s"]), oh.make_node("Sigmoid", ["s"], ["Y"])]
+        expect = [{"op": "Add", "activation": "sigmoid", "residual": False}]
+        model = make_model(nodes, {"X": x, "X2": x2}, ["Y"], {})
+        return model, {"X": x, "X2": x2}, expect, 1
+    elif name == "add_relu":
+        inits = {}
+        x2 = randn(rng, 2, c, 9, 10)
+        nodes = [oh.make_node("Add", ["X", "X2"], ["s"]), oh.make_node("Relu", ["s"], ["Y"])]
+        expect = [{"op": "Add", "activation": "relu", "residual": False}]
+        model = make_model(nodes, {"X": x, "X2": x2}, ["Y"], inits)
+        return model, {"X": x, "X2": x2}, expect, 1
+    else:
+        raise AssertionError(name)
+    model = make_model(nodes, {"X": x}, ["Y"], inits)
+    return model, {"X": x}, expect, k
+
+
+FUSED = ["conv_bn_relu", "conv_add_relu", "conv_add_residual_first_relu", "conv_clip06", "conv_silu",
+         "depthwise_conv_relu6", "gemm_relu", "add_relu", "conv_bias_add_leakyrelu", "grouped_conv_bn_hardswish",
+         "conv_gelu_erf", "conv_transpose_bn_relu", "gemm_add_residual_relu", "matmul_bias_relu", "add_broadcast_sigmoid"]
+
+
+@pytest.mark.parametrize("name", FUSED)
+def test_fused_epilogue(tmp_path, name: str) -> None:
+    """cnnrt's fused node against ONNX Runtime on the unfused graph."""
+    model, feeds, expect, k = _fused_case(name, np.random.default_rng(FUSED.index(name)))
+    path = tmp_path / "fused.cnnrt"
+    (got,), loaded = run_cnnrt(model, feeds, path)
+    nodes = [{key: n[key] for key in ("op", "activation", "residual")} for n in loaded.nodes]
+    assert nodes == expect, f"{name}: fusion did not happen as expected, nodes {loaded.nodes}"
+    (ort_y,) = run_ort(model, feeds)
+    assert_matches(got, ort_y, f"{name} vs ONNX Runtime (unfused)", k=k)
+    # Threads must not change the fused result either.
+    out3 = cnnrt.load(str(path), threads=3).run(dict(feeds))["Y"]
+    np.testing.assert_array_equal(out3, got, err_msg=f"{name}: threads=3 differs from threads=1")
