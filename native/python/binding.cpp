@@ -248,15 +248,16 @@ class Session {
       lock.lock();
     }
     check(cnnrt_session_reshape(session_.get(), inputs.size(), inputs.data()));
-    std::vector<py::array_t<float>> results;
+    std::vector<py::array> results;
     std::vector<cnnrt_tensor> outputs(output_names_.size());
     for (size_t i = 0; i < output_names_.size(); i++) {
       cnnrt_tensor_info info{};
       check(cnnrt_session_output_info(session_.get(), i, &info));
       std::vector<py::ssize_t> shape(info.dims, info.dims + info.rank);
-      results.emplace_back(shape);
+      if (info.dtype == CNNRT_DTYPE_INT64) results.emplace_back(py::array_t<int64_t>(shape));
+      else results.emplace_back(py::array_t<float>(shape));
       outputs[i].name = output_names_[i].c_str();
-      outputs[i].dtype = CNNRT_DTYPE_FLOAT32;
+      outputs[i].dtype = info.dtype;
       outputs[i].data = results.back().mutable_data();
       outputs[i].size_bytes = static_cast<size_t>(results.back().nbytes());
     }

@@ -164,7 +164,8 @@ void cnnrt_parallel_for(cnnrt_threadpool* pool, size_t count, size_t grain, cnnr
 
 /* ---- op lifecycle ---------------------------------------------------------- */
 
-/* A tensor during a run: dense row-major float32 (other dtypes later). */
+/* A tensor during a run: dense row-major, float32 unless the op's
+ * int64_outputs says otherwise for one of its outputs. */
 typedef struct cnnrt_tensor_ref {
   void* data;          /* NULL for an absent optional input */
   cnnrt_shape shape;
@@ -198,6 +199,7 @@ typedef struct cnnrt_op_def {
   uint8_t min_outputs, max_outputs; /* 255 = any number */
   uint8_t epilogue;          /* CNNRT_EPILOGUE_* */
   uint8_t in_place;          /* 1: output 0 may share input 0's buffer when both have the same size */
+  uint8_t int64_outputs;     /* bit k set: output k holds int64 (indices); all other values are float32 */
   /* Load time, once per model: check attributes and constant inputs (dtype,
    * shape), parse them, pre-pack weights; store what run needs in *state (may
    * stay NULL). Errors name the node. */

@@ -515,6 +515,10 @@ static cnnrt_status check_graph(reader* r, cnnrt_model* m) {
       }
       if (t >= tensor_count)
         st = corrupt("node %u ('%.60s'): input %u refers to tensor %u, but there are %u", i, n->name, k, t, tensor_count);
+      else if (m->tensors[t].kind == CNNRT_TENSOR_VALUE && m->tensors[t].dtype != CNNRT_DTYPE_FLOAT32)
+        st = cnnrt_error(CNNRT_ERROR_UNSUPPORTED, "node %u ('%.60s', %s): input %u ('%.60s') is a computed %s "
+                         "tensor; the op reads float32", i, n->name, n->def->name, k, m->tensors[t].name,
+                         cnnrt_dtype_name((cnnrt_dtype)m->tensors[t].dtype));
       else if (m->tensors[t].kind == CNNRT_TENSOR_VALUE && !is_input[t] && m->producer[t] == UINT32_MAX)
         st = corrupt("node %u ('%.60s'): input %u ('%.60s') is not computed before the node runs (nodes out "
                      "of order, or a dangling input)", i, n->name, k, m->tensors[t].name);
@@ -529,10 +533,10 @@ static cnnrt_status check_graph(reader* r, cnnrt_model* m) {
       else if (m->producer[t] != UINT32_MAX)
         st = corrupt("node %u ('%.60s'): output '%.60s' is already computed by node %u", i, n->name,
                      m->tensors[t].name, m->producer[t]);
-      else if (m->tensors[t].dtype != CNNRT_DTYPE_FLOAT32)
-        st = cnnrt_error(CNNRT_ERROR_UNSUPPORTED, "node %u ('%.60s'): output '%.60s' has dtype %s; this "
-                         "runtime computes float32", i, n->name, m->tensors[t].name,
-                         cnnrt_dtype_name((cnnrt_dtype)m->tensors[t].dtype));
+      else if (m->tensors[t].dtype != ((n->def->int64_outputs >> k) & 1 ? CNNRT_DTYPE_INT64 : CNNRT_DTYPE_FLOAT32))
+        st = corrupt("node %u ('%.60s', %s): output %u ('%.60s') has dtype %s, but the op computes %s", i, n->name,
+                     n->def->name, k, m->tensors[t].name, cnnrt_dtype_name((cnnrt_dtype)m->tensors[t].dtype),
+                     (n->def->int64_outputs >> k) & 1 ? "int64" : "float32");
       else m->producer[t] = i;
     }
   }

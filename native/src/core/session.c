@@ -55,9 +55,14 @@ static void plan_free(plan* p) {
 
 static uint64_t align_up(uint64_t value) { return (value + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
 
-static uint64_t tensor_bytes(const cnnrt_shape* shape) {
+static uint64_t shape_bytes(const cnnrt_shape* shape, uint8_t dtype) {
   int64_t numel = cnnrt_shape_numel(shape);
-  return numel > 0 ? (uint64_t)numel * sizeof(float) : 0;
+  return numel > 0 ? (uint64_t)numel * cnnrt_dtype_size((cnnrt_dtype)dtype) : 0;
+}
+
+/* Bytes of tensor t under plan p. */
+static uint64_t value_bytes(const cnnrt_graph* g, const plan* p, uint32_t t) {
+  return shape_bytes(&p->shapes[t], g->tensors[t].dtype);
 }
 
 /* Infers every shape from the graph input shapes, then plans the arena. */
@@ -132,12 +137,12 @@ static cnnrt_status plan_build(cnnrt_session* s, const cnnrt_shape* input_shapes
     if (!n->def->in_place || n->input_count == 0 || n->output_count == 0) continue;
     uint32_t in = n->inputs[0], out = n->outputs[0];
     if (in == CNNRT_NO_TENSOR || m->producer[in] == UINT32_MAX) continue;
-    if (last_use[in] != i || tensor_bytes(&p->shapes[in]) != tensor_bytes(&p->shapes[out])) continue;
+    if (last_use[in] != i || value_bytes(g, p, in) != value_bytes(g, p, out)) continue;
     root[out] = root[in];
   }
   for (uint32_t t = 0; t < tensor_count; t++) {
     if (m->producer[t] == UINT32_MAX) continue;
-    uint64_t bytes = tensor_bytes(&p->shapes[t]);
+    uint64_t bytes = value_bytes(g, p, t);
     p->unplanned_bytes += align_up(bytes);
     cnnrt_plan_value* v = &values[root[t]];
     if (root[t] == t) v->first = m->producer[t];
@@ -367,8 +372,9 @@ static cnnrt_status match_inputs(cnnrt_session* s, size_t count, const cnnrt_ten
       return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s': expected rank %d (shape %s), found rank %d (shape %s)",
                          t->name, t->shape.rank, declared, x->rank, found);
     for (int d = 0; d < x->rank; d++) {
-      if (x->dims[d] < 1)
-        return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s': dim %d is %lld, expected at least 1 (shape %s)",
+      /* A dim of 0 is legitimate ONNX (an empty tensor); the planner gives it no space. */
+      if (x->dims[d] < 0)
+        return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s': dim %d is %lld, expected at least 0 (shape %s)",
                            t->name, d, (long long)x->dims[d], found);
       if (t->shape.dims[d] >= 0 && x->dims[d] != t->shape.dims[d])
         return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s': expected shape %s, found %s (dim %d must be %lld)",
@@ -377,8 +383,8 @@ static cnnrt_status match_inputs(cnnrt_session* s, size_t count, const cnnrt_ten
     if (cnnrt_shape_numel(&shape) < 0)
       return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s': shape %s is too large", t->name, found);
     if (want_data) {
-      uint64_t need = tensor_bytes(&shape);
-      if (!x->data) return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s': data is NULL", t->name);
+      uint64_t need = shape_bytes(&shape, CNNRT_DTYPE_FLOAT32);
+      if (!x->data && need > 0) return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s': data is NULL", t->name);
       if (x->size_bytes < need)
         return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "input '%s': shape %s needs %llu bytes, but size_bytes is %zu",
                            t->name, found, (unsigned long long)need, x->size_bytes);
@@ -440,7 +446,7 @@ static cnnrt_status match_outputs(cnnrt_session* s, size_t count, cnnrt_tensor* 
         return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "no model output is named '%s'", y->name);
     }
     uint32_t t = g->outputs[index];
-    uint64_t need = tensor_bytes(&s->current->shapes[t]);
+    uint64_t need = value_bytes(g, s->current, t);
     if (!y->data)
       return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "output '%s': data is NULL", g->tensors[t].name);
     if (y->size_bytes < need) {
@@ -492,8 +498,8 @@ CNNRT_API cnnrt_status cnnrt_session_run(cnnrt_session* s, size_t input_count, c
   for (size_t k = 0; k < output_count; k++) {
     uint32_t t = which[k];
     const cnnrt_shape* shape = &p->shapes[t];
-    memcpy(outputs[k].data, tensor_data(s, t), tensor_bytes(shape));
-    outputs[k].dtype = CNNRT_DTYPE_FLOAT32;
+    memcpy(outputs[k].data, tensor_data(s, t), value_bytes(g, p, t));
+    outputs[k].dtype = (cnnrt_dtype)g->tensors[t].dtype;
     outputs[k].rank = shape->rank;
     for (int d = 0; d < CNNRT_MAX_RANK; d++) outputs[k].dims[d] = d < shape->rank ? shape->dims[d] : 0;
   }
@@ -542,7 +548,7 @@ CNNRT_API cnnrt_status cnnrt_session_node_stats(const cnnrt_session* s, size_t i
   for (int d = 0; d < CNNRT_MAX_RANK; d++) stats->output_dims[d] = d < shape->rank ? shape->dims[d] : 0;
   stats->macs = info->macs;
   stats->output_bytes = 0;
-  for (uint32_t k = 0; k < n->output_count; k++) stats->output_bytes += tensor_bytes(&s->current->shapes[n->outputs[k]]);
+  for (uint32_t k = 0; k < n->output_count; k++) stats->output_bytes += value_bytes(g, s->current, n->outputs[k]);
   stats->workspace_bytes = info->workspace_bytes;
   stats->time_ns = s->time_ns[index];
   return CNNRT_OK;
