@@ -68,18 +68,25 @@ OP_CODES: dict[str, int] = {
     "HardSigmoid": 25, "HardSwish": 26, "SiLU": 27, "Gelu": 28, "Elu": 29,
     "Softplus": 30, "Exp": 31, "Log": 32, "Sqrt": 33, "Abs": 34, "Neg": 35,
     "Erf": 36, "Reciprocal": 37, "Floor": 38, "Ceil": 39,
+    "Selu": 40, "Celu": 41, "ThresholdedRelu": 42, "Softsign": 43, "Mish": 44, "Sign": 45, "Round": 46,
     "Add": 50, "Sub": 51, "Mul": 52, "Div": 53, "Pow": 54, "Max": 55, "Min": 56,
     "Concat": 70, "Split": 71, "Slice": 72, "Flatten": 73, "Reshape": 74,
-    "Transpose": 75, "Pad": 76, "Resize": 77,
+    "Transpose": 75, "Pad": 76, "Resize": 77, "DepthToSpace": 78, "SpaceToDepth": 79, "Expand": 80,
+    "Tile": 81, "ArgMax": 86, "ArgMin": 87, "ReduceLogSum": 88, "ReduceLogSumExp": 89,
     "Softmax": 90, "LogSoftmax": 91, "ReduceMean": 92, "ReduceSum": 93,
-    "ReduceMax": 94, "ReduceMin": 95,
-    "BatchNormalization": 100, "LRN": 101,
+    "ReduceMax": 94, "ReduceMin": 95, "ReduceProd": 96, "ReduceL1": 97, "ReduceL2": 98,
+    "ReduceSumSquare": 99,
+    "BatchNormalization": 100, "LRN": 101, "InstanceNormalization": 102, "LayerNormalization": 103,
+    "GroupNormalization": 104, "LpPool": 9,
 }
 OP_NAMES: dict[int, str] = {v: k for k, v in OP_CODES.items()}
 
 # Ops that may carry an epilogue, and whether that epilogue may include a residual.
 EPILOGUE_OPS: dict[str, bool] = {"Conv": True, "Gemm": True, "MatMul": True,
                                  "ConvTranspose": False, "Add": False}
+
+# Ops whose output k is int64 (indices); every other computed tensor is float32.
+INT64_OUTPUTS: dict[str, set[int]] = {"ArgMax": {0}, "ArgMin": {0}}
 
 # Attribute names whose list values are floats even when written as integers.
 FLOAT_LIST_ATTRS = {"scales"}

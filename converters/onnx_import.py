@@ -20,7 +20,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from .errors import ConversionError, UnsupportedNode, UnsupportedOpsError
-from .ir import DTYPE_F32, NUMPY_TO_DTYPE, Dim, Graph, Node, Tensor, broadcast_shapes
+from .ir import DTYPE_F32, DTYPE_INT64, INT64_OUTPUTS, NUMPY_TO_DTYPE, Dim, Graph, Node, Tensor, broadcast_shapes
 
 OnnxSource = Union[str, os.PathLike, bytes, onnx.ModelProto]
 
@@ -185,9 +185,10 @@ class Unsupported(Exception):
 AUTO_PAD = {"NOTSET": 0, "": 0, "SAME_UPPER": 1, "SAME_LOWER": 2, "VALID": 3}
 
 UNARY_OPS = {"Relu", "Sigmoid", "Tanh", "HardSwish", "Softplus", "Exp", "Log", "Sqrt", "Abs",
-             "Neg", "Erf", "Reciprocal", "Floor", "Ceil"}
+             "Neg", "Erf", "Reciprocal", "Floor", "Ceil", "Softsign", "Mish", "Sign", "Round"}
 BINARY_OPS = {"Add", "Sub", "Mul", "Div", "Pow"}
-REDUCE_OPS = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin"}
+REDUCE_OPS = {"ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+              "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"}
 RESIZE_COORD_MODES = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
                       "tf_half_pixel_for_nn"}
 NEAREST_MODES = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}
@@ -285,7 +286,7 @@ class _Lowering:
         self.emit(node, "ConvTranspose", ins, attrs=attrs)
 
     def _pool(self, node: Node, op: str) -> None:
-        r = self._spatial_rank(node)
+        r = self._spatial_rank(node, hi=3)
         self.single_output(node)
         a = node.attrs
         if "kernel_shape" not in a:
@@ -302,9 +303,14 @@ class _Lowering:
             if int(a.get("storage_order", 0)) != 0 and len(node.outputs) > 1 and node.outputs[1]:
                 raise Unsupported("storage_order 1 is not supported")
             attrs["dilations"] = self.ints(a.get("dilations", [1] * r))
+        elif op == "LpPool":
+            attrs["dilations"] = self.ints(a.get("dilations", [1] * r))
+            p = float(a.get("p", 2))
+            if p != int(p) or not 1 <= p <= 64:
+                raise Unsupported(f"LpPool p={p}; cnnrt supports integer p in 1..64")
+            attrs["p"] = int(p)
         else:
-            if any(d != 1 for d in a.get("dilations", [1] * r)):
-                raise Unsupported(f"AveragePool dilations {list(a['dilations'])} are not supported")
+            attrs["dilations"] = self.ints(a.get("dilations", [1] * r))
             attrs["count_include_pad"] = int(a.get("count_include_pad", 0))
         self.emit(node, op, [node.inputs[0]], outputs=node.outputs[:1], attrs=attrs)
 
@@ -313,6 +319,9 @@ class _Lowering:
 
     def op_AveragePool(self, node: Node) -> None:
         self._pool(node, "AveragePool")
+
+    def op_LpPool(self, node: Node) -> None:
+        self._pool(node, "LpPool")
 
     def op_GlobalAveragePool(self, node: Node) -> None:
         if self.rank(node.inputs[0], node) < 3:
@@ -340,6 +349,21 @@ class _Lowering:
 
     def op_LeakyRelu(self, node: Node) -> None:
         self.emit(node, "LeakyRelu", [node.inputs[0]], attrs={"alpha": float(node.attrs.get("alpha", 0.01))})
+
+    def op_Selu(self, node: Node) -> None:
+        a = node.attrs
+        self.emit(node, "Selu", [node.inputs[0]],
+                  attrs={"alpha": float(a.get("alpha", 1.67326319217681884765625)),
+                         "gamma": float(a.get("gamma", 1.05070102214813232421875))})
+
+    def op_Celu(self, node: Node) -> None:
+        alpha = float(node.attrs.get("alpha", 1.0))
+        if alpha == 0.0:
+            raise Unsupported("Celu alpha=0 divides by zero")
+        self.emit(node, "Celu", [node.inputs[0]], attrs={"alpha": alpha})
+
+    def op_ThresholdedRelu(self, node: Node) -> None:
+        self.emit(node, "ThresholdedRelu", [node.inputs[0]], attrs={"alpha": float(node.attrs.get("alpha", 1.0))})
 
     def op_Elu(self, node: Node) -> None:
         self.emit(node, "Elu", [node.inputs[0]], attrs={"alpha": float(node.attrs.get("alpha", 1.0))})
@@ -419,6 +443,34 @@ class _Lowering:
     def op_Sum(self, node: Node) -> None:
         self._variadic(node, "Add")
 
+    def op_Mean(self, node: Node) -> None:
+        # Sum in input order, then one multiply by 1/n (within 1 ulp of ONNX's sum / n).
+        ins = [i for i in node.inputs if i]
+        if len(ins) == 1:
+            self._copy(node, self.float_input(ins[0]))
+            return
+        total = self._tmp(node.outputs[0], "sum", ins)
+        self._variadic(Node(node.name + "_sum", "Sum", node.inputs, [total], op_version=node.op_version), "Add")
+        scale = self.g.add_constant(f"{node.name}_inverse_count", np.array(1.0 / len(ins), np.float32))
+        self.emit(node, "Mul", [total, scale])
+
+    def op_Identity(self, node: Node) -> None:
+        self._copy(node, node.inputs[0])
+
+    def op_Dropout(self, node: Node) -> None:
+        a = node.attrs
+        if node.op_version < 7 and int(a.get("is_test", 0)) == 0:
+            raise Unsupported("Dropout is_test=0 (training) is not supported; export in eval mode")
+        training = self.const(node, 2, "training_mode", required=False) if node.op_version >= 12 else None
+        if training is not None and bool(np.asarray(training).reshape(-1)[0]):
+            ratio = self.const(node, 1, "ratio", required=False)
+            if ratio is None or float(np.asarray(ratio).reshape(-1)[0]) != 0.0:
+                raise Unsupported("Dropout training_mode=true drops values at random; cnnrt runs inference only")
+        if any(o in self.used for o in node.outputs[1:] if o):
+            raise Unsupported("Dropout's mask output is used; cnnrt computes only the data output")
+        self.emit(node, "Reshape", [node.inputs[0]], outputs=node.outputs[:1],
+                  attrs={"shape": [0] * self.rank(node.inputs[0], node)})
+
     # -- layout ------------------------------------------------------------------
     def op_Concat(self, node: Node) -> None:
         if "axis" not in node.attrs:
@@ -459,6 +511,37 @@ class _Lowering:
             raise Unsupported("a Slice step is 0")
         self.emit(node, "Slice", [node.inputs[0]],
                   attrs={"starts": starts, "ends": ends, "axes": axes, "steps": steps})
+
+    def _block(self, node: Node, op: str) -> None:
+        if "blocksize" not in node.attrs:
+            raise Unsupported("missing required attribute 'blocksize'")
+        if self.rank(node.inputs[0], node) != 4:
+            raise Unsupported(f"{op} needs a rank-4 input, found rank {self.rank(node.inputs[0], node)}")
+        attrs: dict = {"blocksize": int(node.attrs["blocksize"])}
+        mode = str(node.attrs.get("mode", "DCR"))
+        if mode not in ("DCR", "CRD"):
+            raise Unsupported(f"{op} mode '{mode}' unknown")
+        if mode != "DCR":
+            attrs["mode"] = mode
+        self.emit(node, op, [node.inputs[0]], attrs=attrs)
+
+    def op_DepthToSpace(self, node: Node) -> None:
+        self._block(node, "DepthToSpace")
+
+    def op_SpaceToDepth(self, node: Node) -> None:
+        self._block(node, "SpaceToDepth")
+
+    def op_Expand(self, node: Node) -> None:
+        shape = self.ints(self.const(node, 1, "shape"))
+        if any(d < 0 for d in shape):
+            raise Unsupported(f"Expand shape {shape} has a negative dim")
+        self.emit(node, "Expand", [self.float_input(node.inputs[0])], attrs={"shape": shape})
+
+    def op_Tile(self, node: Node) -> None:
+        repeats = self.ints(self.const(node, 1, "repeats"))
+        if any(r < 0 for r in repeats):
+            raise Unsupported(f"Tile repeats {repeats} has a negative value")
+        self.emit(node, "Tile", [self.float_input(node.inputs[0])], attrs={"repeats": repeats})
 
     def op_Flatten(self, node: Node) -> None:
         self.emit(node, "Flatten", [node.inputs[0]], attrs={"axis": int(node.attrs.get("axis", 1))})
@@ -566,7 +649,7 @@ class _Lowering:
     def _resize_attrs(self, node: Node, mode: str, coord: str, nearest: str) -> dict:
         if mode in ("bilinear",):
             mode = "linear"
-        if mode not in ("nearest", "linear"):
+        if mode not in ("nearest", "linear", "cubic"):
             raise Unsupported(f"Resize mode '{mode}' not supported")
         if coord not in RESIZE_COORD_MODES:
             raise Unsupported(f"Resize coordinate_transformation_mode '{coord}' not supported")
@@ -578,16 +661,17 @@ class _Lowering:
         return attrs
 
     def _check_linear(self, attrs: dict, node: Node, in_shape: list[Dim] | None) -> None:
-        if attrs["mode"] != "linear":
+        mode = attrs["mode"]
+        if mode == "nearest":
             return
         if "scales" in attrs:
             lead = attrs["scales"][:-2]
             if any(s != 1.0 for s in lead):
-                raise Unsupported(f"linear Resize scales {attrs['scales']} resize more than the last two dims")
+                raise Unsupported(f"{mode} Resize scales {attrs['scales']} resize more than the last two dims")
         else:
             lead = attrs["sizes"][:-2]
             if in_shape is None or any(s != -1 and s != d for s, d in zip(lead, in_shape)):
-                raise Unsupported(f"linear Resize sizes {attrs['sizes']} resize more than the last two dims")
+                raise Unsupported(f"{mode} Resize sizes {attrs['sizes']} resize more than the last two dims")
 
     @staticmethod
     def _legacy_nearest_mode(scales: list[float]) -> str:
@@ -622,8 +706,12 @@ class _Lowering:
                                        str(a.get("nearest_mode", "round_prefer_floor")))
             if int(a.get("antialias", 0)):
                 raise Unsupported("Resize antialias=1 not supported")
-            if int(a.get("exclude_outside", 0)) and mode != "nearest":
-                raise Unsupported("Resize exclude_outside=1 not supported")
+            if int(a.get("exclude_outside", 0)) and mode == "linear":
+                raise Unsupported("linear Resize exclude_outside=1 not supported")
+            if mode == "cubic":
+                attrs["cubic_coeff_a"] = float(a.get("cubic_coeff_a", -0.75))
+                if int(a.get("exclude_outside", 0)):
+                    attrs["exclude_outside"] = 1
             rank = self.rank(node.inputs[0], node)
             axes = a.get("axes")
             axes = None if axes is None else [x + rank if x < 0 else x for x in self.ints(axes)]
@@ -685,6 +773,93 @@ class _Lowering:
         self.emit(node, "BatchNormalization", [node.inputs[0]] + [self.float_input(i) for i in node.inputs[1:5]],
                   outputs=node.outputs[:1], attrs={"epsilon": float(node.attrs.get("epsilon", 1e-5))})
 
+    def op_InstanceNormalization(self, node: Node) -> None:
+        scale, bias = self.const(node, 1, "scale"), self.const(node, 2, "B")
+        if scale.ndim != 1 or bias.shape != scale.shape:
+            raise Unsupported(f"InstanceNormalization scale {list(scale.shape)} and B {list(bias.shape)} "
+                              f"expected one value per channel each")
+        self.emit(node, "InstanceNormalization",
+                  [node.inputs[0], self.float_input(node.inputs[1]), self.float_input(node.inputs[2])],
+                  attrs={"epsilon": float(node.attrs.get("epsilon", 1e-5))})
+
+    def op_GroupNormalization(self, node: Node) -> None:
+        a = node.attrs
+        if "num_groups" not in a:
+            raise Unsupported("missing required attribute 'num_groups'")
+        groups = int(a["num_groups"])
+        scale = np.asarray(self.const(node, 1, "scale"), np.float32).reshape(-1)
+        bias = np.asarray(self.const(node, 2, "bias"), np.float32).reshape(-1)
+        shape = self.g.shape(node.inputs[0])
+        channels = shape[1] if shape is not None and len(shape) >= 2 else None
+        if node.op_version < 21:
+            # Opset 18 scales per group; cnnrt (like opset 21) scales per channel.
+            if not isinstance(channels, int):
+                raise Unsupported("opset-18 GroupNormalization needs the channel count known at conversion")
+            if scale.size != groups or bias.size != groups or channels % groups:
+                raise Unsupported(f"scale/bias of {scale.size}/{bias.size} values for {groups} groups of "
+                                  f"{channels} channels")
+            scale, bias = np.repeat(scale, channels // groups), np.repeat(bias, channels // groups)
+        if groups < 1 or scale.size % groups or bias.size != scale.size:
+            raise Unsupported(f"scale/bias of {scale.size}/{bias.size} values do not split into {groups} groups")
+        ins = [node.inputs[0], self.g.add_constant(f"{node.name}_scale", scale),
+               self.g.add_constant(f"{node.name}_bias", bias)]
+        self.emit(node, "GroupNormalization", ins,
+                  attrs={"num_groups": groups, "epsilon": float(a.get("epsilon", 1e-5))})
+
+    def op_LayerNormalization(self, node: Node) -> None:
+        a = node.attrs
+        shape = self.g.shape(node.inputs[0])
+        if shape is None:
+            raise Unsupported("rank of the input is unknown")
+        rank = len(shape)
+        axis = int(a.get("axis", -1))
+        axis = axis + rank if axis < 0 else axis
+        if not 0 <= axis < rank:
+            raise Unsupported(f"axis {a.get('axis')} out of range for rank {rank}")
+        block = shape[axis:]
+        scale = np.asarray(self.const(node, 1, "Scale"), np.float32)
+        bias = self.const(node, 2, "B", required=False)
+        ins = [node.inputs[0]]
+        for what, value in (("Scale", scale), ("B", bias)):
+            if value is None:
+                continue
+            value = np.asarray(value, np.float32)
+            if all(isinstance(d, int) for d in block) and list(value.shape) != block:
+                try:  # cnnrt takes one value per normalised element
+                    value = np.ascontiguousarray(np.broadcast_to(value, block))
+                except ValueError:
+                    raise Unsupported(f"{what} shape {list(value.shape)} does not broadcast to "
+                                      f"the normalised dims {block}") from None
+            ins.append(self.g.add_constant(f"{node.name}_{what.lower()}", value))
+        # Mean and InvStdDev: computed up to the last one used (an unused one in
+        # between gets a scratch name); shape X's up to axis, then 1s.
+        outputs = list(node.outputs[:1])
+        self.g.tensor(outputs[0]).shape = self.g.tensor(outputs[0]).shape or list(shape)
+        wanted = [k for k, o in enumerate(node.outputs) if k > 0 and o and o in self.used]
+        for k in range(1, (max(wanted) + 1) if wanted else 1):
+            o = node.outputs[k] if k < len(node.outputs) and node.outputs[k] else ""
+            if not o:
+                o = self.g.unique_tensor_name(f"{node.outputs[0]}_stat{k}")
+                self.g.tensors[o] = Tensor(o, DTYPE_F32, None)
+            stat = self.g.tensor(o)
+            stat.shape = stat.shape or list(shape[:axis]) + [1] * (rank - axis)
+            outputs.append(o)
+        self.emit(node, "LayerNormalization", ins, outputs=outputs,
+                  attrs={"axis": axis, "epsilon": float(a.get("epsilon", 1e-5))})
+
+    def _arg(self, node: Node) -> None:
+        a = node.attrs
+        attrs = {"axis": int(a.get("axis", 0)), "keepdims": int(a.get("keepdims", 1))}
+        if int(a.get("select_last_index", 0)):
+            attrs["select_last_index"] = 1
+        self.emit(node, node.op, [node.inputs[0]], attrs=attrs)
+
+    def op_ArgMax(self, node: Node) -> None:
+        self._arg(node)
+
+    def op_ArgMin(self, node: Node) -> None:
+        self._arg(node)
+
     def op_LRN(self, node: Node) -> None:
         if "size" not in node.attrs:
             raise Unsupported("missing required attribute 'size'")
@@ -744,8 +919,8 @@ def lower(g: Graph) -> Graph:
     for name in g.inputs:
         g.tensors[name].dtype = DTYPE_F32
     for n in g.nodes:
-        for o in n.outputs:
+        for k, o in enumerate(n.outputs):
             if o:
-                g.tensor(o).dtype = DTYPE_F32
+                g.tensor(o).dtype = DTYPE_INT64 if k in INT64_OUTPUTS.get(n.op, ()) else DTYPE_F32
     g.remove_unused_tensors()
     return g

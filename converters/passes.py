@@ -313,6 +313,17 @@ def fold_constants(g: Graph) -> dict[str, int]:
         if node.domain or node.op in NOT_FOLDABLE:
             continue
         real_inputs = [i for i in node.inputs if i]
+        if node.op == "CastLike" and len(real_inputs) == 2 and g.is_constant(node.inputs[0]):
+            # Function bodies (Relu, Softsign, ...) cast their constants like the data input.
+            like = g.tensors.get(node.inputs[1])
+            target = None if like is None else (like.data.dtype if like.data is not None else like.np_dtype)
+            if target is not None:
+                arr = np.require(g.constant(node.inputs[0]).astype(target), requirements="C")
+                t = g.tensor(node.outputs[0])
+                t.data, t.shape, t.dtype = arr, list(arr.shape), NUMPY_TO_DTYPE.get(arr.dtype, DTYPE_F32)
+                g.nodes.remove(node)
+                folded += 1
+                continue
         if all(g.is_constant(i) for i in real_inputs) and node.outputs:
             results = _evaluate(g, node)
             if results is not None and len(results) >= len([o for o in node.outputs if o]):

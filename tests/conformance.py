@@ -121,9 +121,10 @@ def run_model(model, feeds: dict, expected: list[np.ndarray], rtol: float, atol:
             dtype = getattr(value, "dtype", type(value).__name__)
             return f"unsupported: input '{name}' is {dtype} (cnnrt computes float32)"
     for i, value in enumerate(expected):
-        if not (isinstance(value, np.ndarray) and value.dtype == np.float32):
+        # Computed values are float32, and int64 for index outputs (ArgMax, ...).
+        if not (isinstance(value, np.ndarray) and value.dtype in (np.float32, np.int64)):
             dtype = getattr(value, "dtype", type(value).__name__)
-            return f"unsupported: output {i} is {dtype} (cnnrt computes float32)"
+            return f"unsupported: output {i} is {dtype} (cnnrt computes float32, and int64 indices)"
     path = os.path.join(workdir, "case.cnnrt")
     try:
         with warnings.catch_warnings():
@@ -147,6 +148,8 @@ def run_model(model, feeds: dict, expected: list[np.ndarray], rtol: float, atol:
         got = outputs[name]
         if got.shape != want.shape:
             return f"output '{name}' shape {got.shape}, expected {want.shape}"
+        if got.dtype != want.dtype:
+            return f"output '{name}' dtype {got.dtype}, expected {want.dtype}"
         if not np.allclose(got, want, rtol=rtol, atol=atol, equal_nan=True):
             err = np.max(np.abs(got.astype(np.float64) - want) / (atol + rtol * np.abs(want)))
             return f"mismatch: output '{name}' exceeds tolerance {err:.1f}x"

@@ -37,7 +37,8 @@ def test_every_unsupported_node_is_reported_at_once(tmp_path) -> None:
     nodes = [
         helper.make_node("Relu", ["x"], ["r"], name="ok_relu"),
         helper.make_node("Hardmax", ["r"], ["h"], name="bad_hardmax"),
-        helper.make_node("Resize", ["r", "", "scales"], ["up"], mode="cubic", name="bad_resize"),
+        helper.make_node("Resize", ["r", "", "scales"], ["up"], mode="linear",
+                         coordinate_transformation_mode="tf_crop_and_resize", name="bad_resize"),
         helper.make_node("Reshape", ["r", "shape_in"], ["re"], name="bad_reshape"),
         helper.make_node("MyOp", ["x"], ["c"], domain="com.example", name="bad_custom"),
         helper.make_node("Add", ["h", "r"], ["y"], name="ok_add"),
@@ -56,7 +57,7 @@ def test_every_unsupported_node_is_reported_at_once(tmp_path) -> None:
     assert set(by_node) == {"bad_hardmax", "bad_resize", "bad_reshape", "bad_custom", "shape_in"}
     assert by_node["bad_hardmax"].op_type == "Hardmax" and by_node["bad_hardmax"].opset == 17
     assert by_node["bad_hardmax"].reason == "op not supported"
-    assert "Resize mode 'cubic' not supported" in by_node["bad_resize"].reason
+    assert "coordinate_transformation_mode 'tf_crop_and_resize' not supported" in by_node["bad_resize"].reason
     assert "non-constant 'shape' input to Reshape" in by_node["bad_reshape"].reason
     assert by_node["bad_custom"].domain == "com.example"
     assert "float32" in by_node["shape_in"].reason  # the int64 graph input

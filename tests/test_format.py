@@ -161,7 +161,7 @@ def test_writer_rejects_invalid_graphs() -> None:
     with pytest.raises(ValueError, match="used twice"):
         serialize(g)
     g = _graph()
-    g.nodes[0].op = "Tile"
+    g.nodes[0].op = "Hardmax"
     with pytest.raises(ValueError, match="not a cnnrt op"):
         serialize(g)
     g = _graph()

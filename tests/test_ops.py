@@ -475,6 +475,14 @@ UNARY = {
     "Reciprocal": ("Reciprocal", R.reciprocal, _away_from_zero, {}, False),
     "Floor": ("Floor", R.floor, _with_ties, {}, True),
     "Ceil": ("Ceil", R.ceil, _with_ties, {}, True),
+    "Selu": ("Selu", R.selu, _normal(), {"alpha": 1.3, "gamma": 0.8}, False),
+    "Selu_default": ("Selu", R.selu, _normal(), {}, False),
+    "Celu": ("Celu", R.celu, _normal(), {"alpha": 0.7}, False),
+    "ThresholdedRelu": ("ThresholdedRelu", R.thresholded_relu, _with_ties, {"alpha": 0.5}, True),
+    "ThresholdedRelu_default": ("ThresholdedRelu", R.thresholded_relu, _with_ties, {}, True),
+    "Softsign": ("Softsign", R.softsign, _normal(5.0), {}, False),
+    "Sign": ("Sign", R.sign, _with_ties, {}, True),
+    "Round": ("Round", R.round, _with_ties, {}, True),
 }
 
 
@@ -487,6 +495,12 @@ def test_unary(tmp_path, name: str, seed: int) -> None:
     x = sample(rng, shape)
     model, feeds = node_model(op, {"X": x}, attrs)
     check(tmp_path, model, feeds, [ref_fn(x, **attrs)], f"{name} {attrs}", exact=exact)
+
+
+def test_mish_opset18(tmp_path) -> None:
+    x = randn(np.random.default_rng(18), 3, 17, 5, scale=6.0)
+    model, feeds = node_model("Mish", {"X": x}, opset=18)
+    check(tmp_path, model, feeds, [R.mish(x)], "Mish")
 
 
 @pytest.mark.parametrize("approximate", [None, "none", "tanh"])
@@ -565,6 +579,34 @@ def test_variadic(tmp_path, op: str) -> None:
     fn = {"Max": R.max, "Min": R.min, "Sum": R.add}[op]
     ref = fn(fn(xs["X0"], xs["X1"]), xs["X2"])
     check(tmp_path, model, feeds, [ref], f"{op} x3", exact=op != "Sum")
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_mean(tmp_path, count: int) -> None:
+    """Mean: the converter sums in order and multiplies once by 1/n."""
+    rng = np.random.default_rng(count)
+    shapes = [(2, 3, 4), (3, 1), (4,), (1, 1, 4)][:count]
+    xs = {f"X{i}": randn(rng, *shape) for i, shape in enumerate(shapes)}
+    model, feeds = node_model("Mean", xs)
+    ref = np.asarray(sum(np.asarray(v, np.float64) for v in xs.values()) / count, np.float32)
+    check(tmp_path, model, feeds, [np.broadcast_to(ref, np.broadcast_shapes(*shapes)).copy()], f"Mean x{count}")
+
+
+@pytest.mark.parametrize("opset", [7, 12, 13])
+def test_dropout_and_identity_at_inference(tmp_path, opset: int) -> None:
+    """Inference Dropout (ratio and training_mode constant) and Identity copy their input."""
+    x = randn(np.random.default_rng(opset), 2, 3, 5)
+    if opset >= 12:
+        inits = {"ratio": np.array(0.3, np.float32), "training_mode": np.array(False)}
+        dropout = oh.make_node("Dropout", ["X", "ratio", "training_mode"], ["D"])
+    else:
+        inits = {}
+        dropout = oh.make_node("Dropout", ["X"], ["D"], ratio=0.3)
+    model = make_model([dropout, oh.make_node("Identity", ["D"], ["Y"])], {"X": x}, ["Y"], initializers=inits,
+                       opset=opset)
+    check(tmp_path, model, {"X": x}, [x], f"Dropout-{opset} + Identity", exact=True)
+    identity = make_node_model("Identity", {"X": x})
+    check(tmp_path, identity, {"X": x}, [x], "Identity of a graph input", exact=True)
 
 
 # --------------------------------------------------------------------------- data movement
@@ -889,7 +931,10 @@ def test_softmax_opset11_coerce_2d(tmp_path, op: str, axis: int | None) -> None:
     check(tmp_path, model, feeds, [fn(x, a, coerce_2d=1)], f"{op} opset 11 axis={axis}", k=int(np.prod(x.shape[a:])))
 
 
-REDUCE = {"ReduceMean": R.reduce_mean, "ReduceSum": R.reduce_sum, "ReduceMax": R.reduce_max, "ReduceMin": R.reduce_min}
+REDUCE = {"ReduceMean": R.reduce_mean, "ReduceSum": R.reduce_sum, "ReduceMax": R.reduce_max, "ReduceMin": R.reduce_min,
+          "ReduceProd": R.reduce_prod, "ReduceL1": R.reduce_l1, "ReduceL2": R.reduce_l2,
+          "ReduceSumSquare": R.reduce_sum_square, "ReduceLogSum": R.reduce_log_sum,
+          "ReduceLogSumExp": R.reduce_log_sum_exp}
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -898,6 +943,8 @@ def test_reduce(tmp_path, op: str, seed: int) -> None:
     rng = np.random.default_rng(seed + 300)
     shape = [int(v) for v in rng.choice([1, 2, 3, 5, 17], size=int(rng.integers(1, 5)))]
     x = randn(rng, *shape)
+    if op == "ReduceLogSum":
+        x = np.abs(x) + np.float32(0.1)  # a positive sum to take the log of
     keepdims = int(rng.integers(0, 2))
     axes = None
     if seed:
@@ -919,6 +966,28 @@ def test_reduce_opset18_axes_input(tmp_path, op: str) -> None:
     x = randn(np.random.default_rng(5), 2, 17, 4, 5)
     model, feeds = node_model(op, {"X": x}, {"keepdims": 1}, initializers={"axes": np.array([2, -1], np.int64)}, opset=18)
     check(tmp_path, model, feeds, [REDUCE[op](x, [2, -1], 1)], f"{op} opset 18", exact=op == "ReduceMax", k=20)
+
+
+# An empty reduction gives the identity element, then the op's own transform.
+EMPTY_REDUCE = {"ReduceSum": 0.0, "ReduceMax": -np.inf, "ReduceMin": np.inf, "ReduceProd": 1.0, "ReduceL1": 0.0,
+                "ReduceL2": 0.0, "ReduceSumSquare": 0.0, "ReduceLogSum": -np.inf, "ReduceLogSumExp": -np.inf}
+
+
+@pytest.mark.parametrize("op", list(EMPTY_REDUCE))
+def test_reduce_empty_dim(tmp_path, op: str) -> None:
+    """A 0-size input dim: reducing it gives [2, 1, 4] of the identity; the
+    run also accepts the empty input itself."""
+    x = np.zeros((2, 0, 4), np.float32)
+    model, feeds = node_model(op, {"X": x}, {"keepdims": 1}, initializers={"axes": np.array([1], np.int64)}, opset=18)
+    check(tmp_path, model, feeds, [np.full((2, 1, 4), EMPTY_REDUCE[op], np.float32)], f"{op} over an empty dim",
+          exact=True, ort=False)
+
+
+def test_reduce_log_sum_exp_large(tmp_path) -> None:
+    """Subtracting the maximum first keeps exp from overflowing."""
+    x = randn(np.random.default_rng(7), 3, 17, scale=30.0) + np.float32(100.0)
+    model, feeds = node_model("ReduceLogSumExp", {"X": x}, {"keepdims": 0, "axes": [1]})
+    check(tmp_path, model, feeds, [R.reduce_log_sum_exp(x, [1], 0)], "ReduceLogSumExp large", k=17)
 
 
 # --------------------------------------------------------------------------- normalisation
@@ -1091,3 +1160,147 @@ def test_fused_epilogue(tmp_path, name: str) -> None:
     # Threads must not change the fused result either.
     out3 = cnnrt.load(str(path), threads=3).run(dict(feeds))["Y"]
     np.testing.assert_array_equal(out3, got, err_msg=f"{name}: threads=3 differs from threads=1")
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 7), (1, 17, 5, 6), (2, 4, 3, 2, 3)], ids=fmt)
+def test_instance_norm(tmp_path, shape) -> None:
+    rng = np.random.default_rng(shape[1])
+    c = shape[1]
+    x = randn(rng, *shape, scale=3.0) + np.float32(1.5)
+    inits = {"scale": randn(rng, c), "B": randn(rng, c)}
+    eps = float(rng.choice([1e-5, 1e-2]))
+    model, feeds = node_model("InstanceNormalization", {"X": x}, {"epsilon": eps}, initializers=inits)
+    check(tmp_path, model, feeds, [R.instance_norm(x, *inits.values(), epsilon=eps)], f"InstanceNorm {shape}",
+          k=int(np.prod(shape[2:])))
+
+
+@pytest.mark.parametrize(("shape", "groups", "opset"), [((2, 6, 5), 3, 18), ((1, 8, 4, 3), 2, 18), ((2, 6, 5), 3, 21),
+                                                        ((1, 12, 3, 4), 4, 21), ((2, 4, 3, 3), 1, 21)],
+                         ids=lambda v: fmt(v) if isinstance(v, tuple) else str(v))
+def test_group_norm(tmp_path, shape, groups: int, opset: int) -> None:
+    """Opset 18 scales per group, opset 21 per channel: the converter makes both per channel."""
+    rng = np.random.default_rng(groups * 10 + opset)
+    c = shape[1]
+    x = randn(rng, *shape, scale=2.0)
+    params = groups if opset == 18 else c
+    scale, bias = randn(rng, params), randn(rng, params)
+    model, feeds = node_model("GroupNormalization", {"X": x}, {"num_groups": groups, "epsilon": 1e-3},
+                              initializers={"scale": scale, "bias": bias}, opset=opset)
+    if opset == 18:
+        scale, bias = np.repeat(scale, c // groups), np.repeat(bias, c // groups)
+    ref = R.group_norm(x, scale, bias, groups, epsilon=1e-3)
+    # ONNX Runtime runs GroupNormalization-18 as a function and has no kernel for 21 (reference only).
+    check(tmp_path, model, feeds, [ref], f"GroupNorm {shape} groups={groups} opset={opset}", ort=opset == 18,
+          k=int(np.prod(shape[1:])) // groups)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_layer_norm(tmp_path, seed: int) -> None:
+    rng = np.random.default_rng(seed + 900)
+    shape = [int(v) for v in rng.integers(1, 7, size=int(rng.integers(2, 5)))]
+    axis = int(rng.integers(-len(shape), len(shape)))
+    block = shape[axis:]
+    # Scale of the full block, or one that broadcasts to it.
+    scale_shape = block if seed % 2 == 0 else [1] * (len(block) - 1) + block[-1:]
+    x = randn(rng, *shape, scale=2.0)
+    inits = {"Scale": randn(rng, *scale_shape)}
+    if seed != 3:
+        inits["B"] = randn(rng, *block)
+    outputs = ["Y", "Mean", "InvStdDev"][: 1 + seed % 3]
+    model, feeds = node_model("LayerNormalization", {"X": x}, {"axis": axis, "epsilon": 1e-4}, outputs=outputs,
+                              initializers=inits)
+    refs = R.layer_norm(x, inits["Scale"], inits.get("B"), axis=axis, epsilon=1e-4)[: len(outputs)]
+    check(tmp_path, model, feeds, list(refs), f"LayerNorm {shape} axis={axis} scale {scale_shape}",
+          k=int(np.prod(block)))
+
+
+# --------------------------------------------------------------------------- added pools, layout, cubic
+
+
+LP_POOLS = [
+    {"spatial": [11], "attrs": {"kernel_shape": [3], "p": 1, "strides": [2], "pads": [1, 1]}},
+    {"spatial": [9, 8], "attrs": {"kernel_shape": [3, 2], "p": 2, "strides": [1, 2], "pads": [1, 0, 1, 1]}},
+    {"spatial": [7, 7], "attrs": {"kernel_shape": [2, 2], "p": 3, "auto_pad": "SAME_UPPER", "strides": [2, 2]}},
+    {"spatial": [5, 6, 4], "attrs": {"kernel_shape": [2, 3, 2], "p": 2, "strides": [1, 2, 1]}},
+]
+
+
+@pytest.mark.parametrize("case", LP_POOLS, ids=lambda c: f"{len(c['spatial'])}d-p{c['attrs']['p']}")
+def test_lp_pool(tmp_path, case: dict) -> None:
+    x = randn(np.random.default_rng(len(case["spatial"])), 2, 3, *case["spatial"])
+    model, feeds = node_model("LpPool", {"X": x}, case["attrs"])
+    check(tmp_path, model, feeds, [R.lp_pool(x, **case["attrs"])], f"LpPool {case['attrs']}",
+          k=int(np.prod(case["attrs"]["kernel_shape"])), threads_check=True)
+
+
+POOLS_3D = [
+    ("MaxPool", {"kernel_shape": [2, 3, 2], "strides": [1, 2, 2], "pads": [1, 1, 0, 0, 1, 1], "dilations": [1, 1, 2]}),
+    ("MaxPool", {"kernel_shape": [3, 3, 3], "strides": [2, 2, 2], "ceil_mode": 1}),
+    ("AveragePool", {"kernel_shape": [2, 2, 3], "strides": [2, 1, 2], "pads": [1, 0, 1, 1, 1, 0], "count_include_pad": 1}),
+    ("AveragePool", {"kernel_shape": [3, 2, 2], "auto_pad": "SAME_LOWER"}),
+]
+
+
+@pytest.mark.parametrize(("op", "attrs"), POOLS_3D, ids=lambda v: v if isinstance(v, str) else fmt(v["kernel_shape"]))
+def test_pool_3d(tmp_path, op: str, attrs: dict) -> None:
+    x = randn(np.random.default_rng(len(attrs)), 1, 3, 6, 7, 8)
+    model, feeds = node_model(op, {"X": x}, attrs)
+    ref = (R.max_pool if op == "MaxPool" else R.average_pool)(x, **attrs)
+    check(tmp_path, model, feeds, [ref], f"{op} 3-D {attrs}", exact=op == "MaxPool",
+          k=int(np.prod(attrs["kernel_shape"])), threads_check=True)
+
+
+@pytest.mark.parametrize(("op", "mode", "blocksize"), [("DepthToSpace", "DCR", 2), ("DepthToSpace", "CRD", 2),
+                                                       ("DepthToSpace", "DCR", 3), ("SpaceToDepth", None, 2),
+                                                       ("SpaceToDepth", None, 3)], ids=str)
+def test_depth_space(tmp_path, op: str, mode: str | None, blocksize: int) -> None:
+    rng = np.random.default_rng(blocksize)
+    b = blocksize
+    x = randn(rng, 2, 3 * b * b, 4, 5) if op == "DepthToSpace" else randn(rng, 2, 3, 4 * b, 2 * b)
+    model, feeds = node_model(op, {"X": x}, {"blocksize": b, "mode": mode})
+    fn = R.depth_to_space if op == "DepthToSpace" else R.space_to_depth
+    check(tmp_path, model, feeds, [fn(x, b, mode or "DCR")], f"{op} {mode} b={b}", exact=True)
+
+
+@pytest.mark.parametrize(("in_shape", "shape"), [((3, 1), (2, 3, 4)), ((1, 4, 1), (3, 1, 5)), ((2, 3), (3,)),
+                                                 ((5,), (1, 1, 5)), ((2, 1, 3), (2, 4, 3))],
+                         ids=lambda v: fmt(v))
+def test_expand(tmp_path, in_shape, shape) -> None:
+    x = randn(np.random.default_rng(len(in_shape)), *in_shape)
+    model, feeds = node_model("Expand", {"X": x}, initializers={"shape": np.array(shape, np.int64)})
+    check(tmp_path, model, feeds, [R.expand(x, shape)], f"Expand {in_shape} to {shape}", exact=True)
+
+
+@pytest.mark.parametrize(("in_shape", "repeats"), [((2, 3), (1, 3)), ((3, 1, 2), (2, 4, 1)), ((4,), (3,)),
+                                                   ((2, 3, 2, 2), (1, 1, 2, 3))], ids=lambda v: fmt(v))
+def test_tile(tmp_path, in_shape, repeats) -> None:
+    x = randn(np.random.default_rng(len(in_shape)), *in_shape)
+    model, feeds = node_model("Tile", {"X": x}, initializers={"repeats": np.array(repeats, np.int64)})
+    check(tmp_path, model, feeds, [R.tile(x, repeats)], f"Tile {in_shape} x {repeats}", exact=True)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_resize_cubic(tmp_path, seed: int) -> None:
+    rng = np.random.default_rng(700 + seed)
+    x, inits, kwargs = _resize_case(rng, use_sizes=seed % 2 == 1)
+    attrs = {"mode": "cubic", "coordinate_transformation_mode": ["half_pixel", "asymmetric", "align_corners",
+                                                                 "pytorch_half_pixel"][seed],
+             "cubic_coeff_a": [-0.75, -0.5, -0.75, -0.6][seed], "exclude_outside": seed % 2}
+    model = _resize_model(x, inits, attrs)
+    check(tmp_path, model, {"X": x}, [R.resize(x, **kwargs, **attrs)], f"Resize {attrs} {x.shape} {kwargs}", k=16)
+
+
+@pytest.mark.parametrize("op", ["ArgMax", "ArgMin"])
+@pytest.mark.parametrize(("axis", "keepdims", "last"), [(0, 1, 0), (-1, 0, 0), (1, 1, 1), (2, 0, 1)], ids=str)
+def test_arg_max_min(tmp_path, op: str, axis: int, keepdims: int, last: int) -> None:
+    """int64 indices; values rounded to halves so ties exercise select_last_index."""
+    x = (np.round(randn(np.random.default_rng(axis + 5), 2, 5, 4, scale=2.0) * 2) / 2).astype(np.float32)
+    model, feeds = node_model(op, {"X": x}, {"axis": axis, "keepdims": keepdims, "select_last_index": last},
+                              outputs={"Y": (None, np.int64)})
+    got, _ = run_cnnrt(model, feeds, tmp_path / "model.cnnrt")
+    pick = np.argmax if op == "ArgMax" else np.argmin
+    ref = (x.shape[axis] - 1 - pick(np.flip(x, axis), axis=axis)) if last else pick(x, axis=axis)
+    ref = np.expand_dims(ref, axis) if keepdims else ref
+    assert got[0].dtype == np.int64
+    np.testing.assert_array_equal(got[0], ref)
+    np.testing.assert_array_equal(got[0], run_ort(model, feeds)[0])

@@ -17,6 +17,7 @@ from .elementwise import (
     activation,
     add,
     ceil,
+    celu,
     clip,
     div,
     elu,
@@ -31,36 +32,69 @@ from .elementwise import (
     log,
     max,
     min,
+    mish,
     mul,
     neg,
     pow,
     reciprocal,
     relu,
+    round,
+    selu,
     sigmoid,
+    sign,
     silu,
     softplus,
+    softsign,
     sqrt,
     sub,
     tanh,
+    thresholded_relu,
 )
 from .linalg import gemm, matmul
-from .normalization import batch_norm, lrn
-from .pool import average_pool, global_average_pool, global_max_pool, max_pool, pool_output_size
-from .reduce import log_softmax, reduce_max, reduce_mean, reduce_min, reduce_sum, softmax
+from .normalization import batch_norm, group_norm, instance_norm, layer_norm, lrn
+from .pool import average_pool, global_average_pool, global_max_pool, lp_pool, max_pool, pool_output_size
+from .reduce import (
+    log_softmax,
+    reduce_l1,
+    reduce_l2,
+    reduce_log_sum,
+    reduce_log_sum_exp,
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_prod,
+    reduce_sum,
+    reduce_sum_square,
+    softmax,
+)
 from .resize import resize
-from .tensor import concat, flatten, pad, reshape, slice, split, transpose
+from .tensor import (
+    concat,
+    depth_to_space,
+    expand,
+    flatten,
+    pad,
+    reshape,
+    slice,
+    space_to_depth,
+    split,
+    tile,
+    transpose,
+)
 
 # docs/ops.md op code -> reference function, for tests that walk the op table.
 OPS_BY_CODE = {
     1: conv, 2: conv_transpose, 3: max_pool, 4: average_pool, 5: global_average_pool, 6: global_max_pool,
-    7: gemm, 8: matmul,
+    7: gemm, 8: matmul, 9: lp_pool,
     20: relu, 21: leaky_relu, 22: clip, 23: sigmoid, 24: tanh, 25: hard_sigmoid, 26: hard_swish, 27: silu,
     28: gelu, 29: elu, 30: softplus, 31: exp, 32: log, 33: sqrt, 34: abs, 35: neg, 36: erf, 37: reciprocal,
-    38: floor, 39: ceil,
+    38: floor, 39: ceil, 40: selu, 41: celu, 42: thresholded_relu, 43: softsign, 44: mish, 45: sign, 46: round,
     50: add, 51: sub, 52: mul, 53: div, 54: pow, 55: max, 56: min,
     70: concat, 71: split, 72: slice, 73: flatten, 74: reshape, 75: transpose, 76: pad, 77: resize,
+    78: depth_to_space, 79: space_to_depth, 80: expand, 81: tile, 88: reduce_log_sum, 89: reduce_log_sum_exp,
     90: softmax, 91: log_softmax, 92: reduce_mean, 93: reduce_sum, 94: reduce_max, 95: reduce_min,
-    100: batch_norm, 101: lrn,
+    96: reduce_prod, 97: reduce_l1, 98: reduce_l2, 99: reduce_sum_square,
+    100: batch_norm, 101: lrn, 102: instance_norm, 103: layer_norm, 104: group_norm,
 }  # fmt: skip
 
 __all__ = [name for name in dir() if not name.startswith("_")]

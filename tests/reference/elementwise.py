@@ -121,6 +121,40 @@ def floor(x: np.ndarray) -> np.ndarray:
     return out_f32(np.floor(as_f64(x)))
 
 
+def selu(x: np.ndarray, alpha: float = 1.67326319217681884765625, gamma: float = 1.05070102214813232421875) -> np.ndarray:
+    x = as_f64(x)
+    return out_f32(np.where(x > 0, gamma * x, gamma * alpha * np.expm1(np.minimum(x, 0))))
+
+
+def celu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    x = as_f64(x)
+    return out_f32(np.maximum(x, 0) + np.minimum(0, alpha * np.expm1(np.minimum(x, 0) / alpha)))
+
+
+def thresholded_relu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
+    x = as_f64(x)
+    return out_f32(np.where(x > alpha, x, 0.0))
+
+
+def softsign(x: np.ndarray) -> np.ndarray:
+    x = as_f64(x)
+    return out_f32(x / (1 + np.abs(x)))
+
+
+def mish(x: np.ndarray) -> np.ndarray:
+    x = as_f64(x)
+    return out_f32(x * np.tanh(np.logaddexp(0, x)))
+
+
+def sign(x: np.ndarray) -> np.ndarray:
+    return out_f32(np.sign(as_f64(x)))
+
+
+def round(x: np.ndarray) -> np.ndarray:  # noqa: A001 (ONNX name)
+    """Half to even, as numpy rounds."""
+    return out_f32(np.round(as_f64(x)))
+
+
 def ceil(x: np.ndarray) -> np.ndarray:
     return out_f32(np.ceil(as_f64(x)))
 

@@ -33,6 +33,7 @@ def _pool(
     auto_pad: str | int | bytes | None,
     kind: str,
     count_include_pad: int = 0,
+    p: int = 2,
 ) -> np.ndarray:
     x = as_f64(x)
     rank = x.ndim - 2
@@ -56,6 +57,8 @@ def _pool(
     # 1 on real pixels and on explicit (or auto) padding, 0 on the ceil_mode overhang.
     is_padded_area = np.pad(np.ones([in_spatial[i] + begins[i] + ends[i] for i in range(rank)]), [(0, e) for e in extra])
 
+    if kind == "lp":
+        x = np.abs(x) ** p
     if kind == "max":
         xp = np.pad(x, pad_width, constant_values=-np.inf)
         acc = np.full(list(x.shape[:2]) + out_spatial, -np.inf)
@@ -75,6 +78,8 @@ def _pool(
             count += (is_padded_area if count_include_pad else is_input)[window]
     if kind == "avg":
         acc = acc / count
+    if kind == "lp":
+        acc = acc ** (1.0 / p)
     return out_f32(acc)
 
 
@@ -107,6 +112,21 @@ def average_pool(
     """ONNX AveragePool. The divisor counts real pixels, plus explicit/auto
     padding when count_include_pad=1; the ceil_mode overhang never counts."""
     return _pool(x, kernel_shape, strides, pads, dilations, ceil_mode, auto_pad, "avg", count_include_pad)
+
+
+def lp_pool(
+    x: np.ndarray,
+    *,
+    kernel_shape: Sequence[int],
+    p: int = 2,
+    strides: Sequence[int] | None = None,
+    pads: Sequence[int] | None = None,
+    dilations: Sequence[int] | None = None,
+    ceil_mode: int = 0,
+    auto_pad: str | int | bytes | None = "NOTSET",
+) -> np.ndarray:
+    """ONNX LpPool: (sum of |x|^p over the window)^(1/p); padding adds nothing."""
+    return _pool(x, kernel_shape, strides, pads, dilations, ceil_mode, auto_pad, "lp", p=p)
 
 
 def global_average_pool(x: np.ndarray) -> np.ndarray:

@@ -50,3 +50,32 @@ def reduce_max(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int =
 
 def reduce_min(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
     return _reduce(np.min, x, axes, keepdims)
+
+
+def reduce_prod(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(np.prod, x, axes, keepdims)
+
+
+def reduce_l1(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(lambda v, **kw: np.abs(v).sum(**kw), x, axes, keepdims)
+
+
+def reduce_l2(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(lambda v, **kw: np.sqrt((v * v).sum(**kw)), x, axes, keepdims)
+
+
+def reduce_sum_square(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(lambda v, **kw: (v * v).sum(**kw), x, axes, keepdims)
+
+
+def reduce_log_sum(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    return _reduce(lambda v, **kw: np.log(v.sum(**kw)), x, axes, keepdims)
+
+
+def reduce_log_sum_exp(x: np.ndarray, axes: Sequence[int] | None = None, keepdims: int = 1) -> np.ndarray:
+    def fn(v, axis, keepdims):
+        m = np.max(v, axis=axis, keepdims=True)
+        r = m + np.log(np.exp(v - m).sum(axis=axis, keepdims=True))
+        return r if keepdims else np.squeeze(r, axis=axis)
+
+    return _reduce(fn, x, axes, keepdims)

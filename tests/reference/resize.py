@@ -95,9 +95,13 @@ def resize(
     mode: str = "nearest",
     coordinate_transformation_mode: str = "half_pixel",
     nearest_mode: str = "round_prefer_floor",
+    cubic_coeff_a: float = -0.75,
+    exclude_outside: int = 0,
 ) -> np.ndarray:
     """ONNX Resize (no roi, no antialias). Linear clamps the source coordinate to
-    [0, in-1], which equals the spec's edge-replicated neighbours."""
+    [0, in-1], which equals the spec's edge-replicated neighbours. Cubic takes the
+    four neighbours floor(x)-1 .. floor(x)+2 (edge-replicated, or weight 0 and
+    renormalised with exclude_outside) with Keys' weights for cubic_coeff_a."""
     mode = _str(mode)
     ctm = _str(coordinate_transformation_mode)
     nearest_mode = _str(nearest_mode)
@@ -118,6 +122,27 @@ def resize(
             shape[axis] = out_size
             w1 = w1.reshape(shape)
             y = np.take(y, i0, axis=axis) * (1 - w1) + np.take(y, i1, axis=axis) * w1
+        elif mode == "cubic":
+            a = cubic_coeff_a
+            src = np.array([float(v) for v in src])
+            base = np.floor(src)
+            t = src - base
+            weights, taps = [], []
+            for k, dist in enumerate((t + 1, t, 1 - t, 2 - t)):
+                w = np.where(dist <= 1, ((a + 2) * dist - (a + 3)) * dist * dist + 1,
+                             ((a * dist - 5 * a) * dist + 8 * a) * dist - 4 * a)
+                index = base.astype(np.int64) - 1 + k
+                outside = (index < 0) | (index >= in_size)
+                if exclude_outside:
+                    w = np.where(outside, 0.0, w)
+                weights.append(w)
+                taps.append(np.clip(index, 0, in_size - 1))
+            if exclude_outside:
+                total = sum(weights)
+                weights = [w / total for w in weights]
+            shape = [1] * y.ndim
+            shape[axis] = out_size
+            y = sum(np.take(y, i, axis=axis) * w.reshape(shape) for i, w in zip(taps, weights))
         else:
-            raise ValueError(f"Resize mode: expected nearest or linear, found {mode!r}")
+            raise ValueError(f"Resize mode: expected nearest, linear or cubic, found {mode!r}")
     return out_f32(y)

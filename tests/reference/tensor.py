@@ -134,3 +134,30 @@ def pad(x: np.ndarray, pads: Sequence[int], mode: str = "constant", value: float
         return np.pad(x, width, mode="edge")
     raise ValueError(f"Pad mode: expected constant, reflect or edge, found {mode!r}")
 
+
+
+def depth_to_space(x: np.ndarray, blocksize: int, mode: str = "DCR") -> np.ndarray:
+    n, c, h, w = x.shape
+    b = blocksize
+    if mode == "DCR":
+        t = x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+    else:
+        t = x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return np.ascontiguousarray(t.reshape(n, c // (b * b), h * b, w * b))
+
+
+def space_to_depth(x: np.ndarray, blocksize: int, mode: str = "DCR") -> np.ndarray:
+    n, c, h, w = x.shape
+    b = blocksize
+    t = x.reshape(n, c, h // b, b, w // b, b)
+    t = t.transpose(0, 3, 5, 1, 2, 4) if mode == "DCR" else t.transpose(0, 1, 3, 5, 2, 4)
+    return np.ascontiguousarray(t.reshape(n, c * b * b, h // b, w // b))
+
+
+def expand(x: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """numpy broadcasting of x and shape (either may be larger on a dim)."""
+    return np.ascontiguousarray(x * np.ones(shape, x.dtype))
+
+
+def tile(x: np.ndarray, repeats: Sequence[int]) -> np.ndarray:
+    return np.ascontiguousarray(np.tile(x, repeats))

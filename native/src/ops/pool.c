@@ -1,7 +1,7 @@
 /*
- * MaxPool, AveragePool (1-D and 2-D: ceil_mode, count_include_pad, dilations,
- * auto_pad) and GlobalAveragePool / GlobalMaxPool (any rank >= 3). Tasks are
- * whole (image, channel) planes.
+ * MaxPool, AveragePool and LpPool (1-D, 2-D and 3-D: ceil_mode,
+ * count_include_pad, dilations, auto_pad) and GlobalAveragePool /
+ * GlobalMaxPool (any rank >= 3). Tasks are whole (image, channel) planes.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -9,57 +9,103 @@
 
 #include "spatial.h"
 
+enum { POOL_MAX, POOL_AVERAGE, POOL_LP };
+
+#define POOL_MAX_SPATIAL 3
+
+/* The window of a 1-D, 2-D or 3-D pool, in ONNX order (pads: begins, then ends). */
 typedef struct pool_state {
-  cnnrt_window window;
-  int is_max;
-  int count_include_pad;
+  int kind;  /* POOL_* */
+  int spatial;
+  int64_t kernel[POOL_MAX_SPATIAL], strides[POOL_MAX_SPATIAL], dilations[POOL_MAX_SPATIAL];
+  int64_t pads[2 * POOL_MAX_SPATIAL];
+  int auto_pad, ceil_mode, count_include_pad;
+  float p;   /* LpPool exponent */
 } pool_state;
 
+/* Spatial dims are kept as (depth, height, width); 1-D and 2-D pools have
+ * leading dims of size 1. */
 typedef struct pool_geometry {
-  size_t planes;               /* N * C */
-  size_t in_h, in_w, out_h, out_w;
-  size_t kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
-  ptrdiff_t pad_top, pad_left, pad_bottom, pad_right;
+  size_t planes;  /* N * C */
+  size_t in[POOL_MAX_SPATIAL], out[POOL_MAX_SPATIAL], kernel[POOL_MAX_SPATIAL], stride[POOL_MAX_SPATIAL],
+      dilation[POOL_MAX_SPATIAL];
+  ptrdiff_t pad_begin[POOL_MAX_SPATIAL], pad_end[POOL_MAX_SPATIAL];
 } pool_geometry;
 
-static cnnrt_status pool_create_common(const cnnrt_node* node, int is_max, void** out_state) {
+/* Reads an ints attribute of exactly `count` values in [minimum, 2^30] (absent: fallback). */
+static cnnrt_status pool_list(const cnnrt_node* node, const char* name, int count, int64_t fallback, int64_t minimum,
+                              int64_t* values) {
+  const int64_t* list;
+  uint32_t found;
+  cnnrt_status status = cnnrt_attr_ints(node, name, &list, &found);
+  if (status != CNNRT_OK) return status;
+  for (int i = 0; i < count; i++) values[i] = fallback;
+  if (list == NULL) return CNNRT_OK;
+  if (found != (uint32_t)count) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute '%s' expected %d values, found %u", name, count,
+                            found);
+  }
+  for (int i = 0; i < count; i++) {
+    if (list[i] < minimum || list[i] > ((int64_t)1 << 30)) {
+      return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                              "attribute '%s' expected values in [%lld, 2^30], found %lld at position %d", name,
+                              (long long)minimum, (long long)list[i], i);
+    }
+    values[i] = list[i];
+  }
+  return CNNRT_OK;
+}
+
+static cnnrt_status pool_flag(const cnnrt_node* node, const char* name, int* value) {
+  int64_t flag;
+  cnnrt_status status = cnnrt_attr_int(node, name, 0, &flag);
+  if (status != CNNRT_OK) return status;
+  if (flag != 0 && flag != 1) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute '%s' expected 0 or 1, found %lld", name,
+                            (long long)flag);
+  }
+  *value = (int)flag;
+  return CNNRT_OK;
+}
+
+static cnnrt_status pool_create_common(const cnnrt_node* node, int kind, void** out_state) {
   *out_state = NULL;
   cnnrt_status status = cnnrt_node_check_io(node, 1, 1, 1, 1, CNNRT_EPILOGUE_NONE);
   if (status != CNNRT_OK) return status;
   pool_state state;
   memset(&state, 0, sizeof(state));
-  state.is_max = is_max;
+  state.kind = kind;
   const int64_t* kernel;
   uint32_t count;
   if ((status = cnnrt_attr_ints(node, "kernel_shape", &kernel, &count)) != CNNRT_OK) return status;
-  if (kernel == NULL || count < 1 || count > 2) {
+  if (kernel == NULL || count < 1 || count > POOL_MAX_SPATIAL) {
     return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
-                            "attribute 'kernel_shape' expected 1 or 2 values (1-D or 2-D pooling), found %s",
-                            kernel == NULL ? "none" : (count == 0 ? "0" : "more than 2"));
+                            "attribute 'kernel_shape' expected 1 to 3 values (1-D to 3-D pooling), found %s",
+                            kernel == NULL ? "none" : (count == 0 ? "0" : "more than 3"));
   }
-  for (uint32_t i = 0; i < count; i++) {
-    if (kernel[i] < 1 || kernel[i] > ((int64_t)1 << 30)) {
-      return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
-                              "attribute 'kernel_shape' expected positive sizes, found %lld at position %u",
-                              (long long)kernel[i], i);
+  state.spatial = (int)count;
+  if ((status = pool_list(node, "kernel_shape", state.spatial, 1, 1, state.kernel)) != CNNRT_OK) return status;
+  if ((status = pool_list(node, "strides", state.spatial, 1, 1, state.strides)) != CNNRT_OK) return status;
+  if ((status = pool_list(node, "dilations", state.spatial, 1, 1, state.dilations)) != CNNRT_OK) return status;
+  if ((status = pool_list(node, "pads", 2 * state.spatial, 0, 0, state.pads)) != CNNRT_OK) return status;
+  int64_t auto_pad;
+  if ((status = cnnrt_attr_int(node, "auto_pad", 0, &auto_pad)) != CNNRT_OK) return status;
+  if (auto_pad < 0 || auto_pad > 3) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                            "attribute 'auto_pad' expected 0 (NOTSET), 1 (SAME_UPPER), 2 (SAME_LOWER) or 3 (VALID), found %lld",
+                            (long long)auto_pad);
+  }
+  state.auto_pad = (int)auto_pad;
+  if ((status = pool_flag(node, "ceil_mode", &state.ceil_mode)) != CNNRT_OK) return status;
+  if ((status = pool_flag(node, "count_include_pad", &state.count_include_pad)) != CNNRT_OK) return status;
+  if (kind == POOL_LP) {
+    int64_t p;
+    if ((status = cnnrt_attr_int(node, "p", 2, &p)) != CNNRT_OK) return status;
+    if (p < 1 || p > 64) {
+      return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute 'p' expected 1..64, found %lld", (long long)p);
     }
+    state.p = (float)p;
   }
-  state.window.kernel[0] = kernel[0];
-  state.window.kernel[1] = count == 2 ? kernel[1] : 1;
-  if ((status = cnnrt_window_parse(node, (int)count, 1, &state.window)) != CNNRT_OK) return status;
-  int64_t ceil_mode, count_include_pad;
-  if ((status = cnnrt_attr_int(node, "ceil_mode", 0, &ceil_mode)) != CNNRT_OK) return status;
-  if (ceil_mode != 0 && ceil_mode != 1) {
-    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute 'ceil_mode' expected 0 or 1, found %lld",
-                            (long long)ceil_mode);
-  }
-  state.window.ceil_mode = (int)ceil_mode;
-  if ((status = cnnrt_attr_int(node, "count_include_pad", 0, &count_include_pad)) != CNNRT_OK) return status;
-  if (count_include_pad != 0 && count_include_pad != 1) {
-    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
-                            "attribute 'count_include_pad' expected 0 or 1, found %lld", (long long)count_include_pad);
-  }
-  state.count_include_pad = (int)count_include_pad;
   pool_state* result = malloc(sizeof(*result));
   if (result == NULL) return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory");
   *result = state;
@@ -68,49 +114,78 @@ static cnnrt_status pool_create_common(const cnnrt_node* node, int is_max, void*
 }
 
 static cnnrt_status max_pool_create(const cnnrt_graph* graph, const cnnrt_node* node, void** state) {
-  return pool_create_common(node, 1, state);
+  return pool_create_common(node, POOL_MAX, state);
 }
 
 static cnnrt_status average_pool_create(const cnnrt_graph* graph, const cnnrt_node* node, void** state) {
-  return pool_create_common(node, 0, state);
+  return pool_create_common(node, POOL_AVERAGE, state);
+}
+
+static cnnrt_status lp_pool_create(const cnnrt_graph* graph, const cnnrt_node* node, void** state) {
+  return pool_create_common(node, POOL_LP, state);
+}
+
+/* Output size and effective pads of spatial dim d (the rule of
+ * cnnrt_window_output in spatial.c, for up to 3 spatial dims). */
+static cnnrt_status pool_output(const cnnrt_node* node, const pool_state* state, int d, int64_t in, int64_t* out,
+                                int64_t* pad_begin, int64_t* pad_end) {
+  const int64_t stride = state->strides[d];
+  const int64_t effective = (state->kernel[d] - 1) * state->dilations[d] + 1;
+  int64_t begin = state->pads[d], end = state->pads[state->spatial + d];
+  if (state->auto_pad == CNNRT_AUTO_PAD_SAME_UPPER || state->auto_pad == CNNRT_AUTO_PAD_SAME_LOWER) {
+    const int64_t size = (in + stride - 1) / stride;
+    int64_t total = (size - 1) * stride + effective - in;
+    if (total < 0) total = 0;
+    begin = state->auto_pad == CNNRT_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
+    *out = size;
+    *pad_begin = begin;
+    *pad_end = total - begin;
+    return CNNRT_OK;
+  }
+  if (state->auto_pad == CNNRT_AUTO_PAD_VALID) begin = end = 0;
+  const int64_t padded = in + begin + end;
+  if (padded < effective) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_ARGUMENT, node,
+                            "input 0 (X) spatial dim %d expected at least %lld after padding (kernel %lld, dilation %lld), found %lld (%lld + pads %lld + %lld)",
+                            d, (long long)effective, (long long)state->kernel[d], (long long)state->dilations[d],
+                            (long long)padded, (long long)in, (long long)begin, (long long)end);
+  }
+  int64_t size;
+  if (state->ceil_mode) {
+    size = (padded - effective + stride - 1) / stride + 1;
+    /* ONNX/PyTorch rule: the last window must start inside the input or the
+     * begin padding, never entirely in the end padding. */
+    if ((size - 1) * stride >= in + begin) size--;
+  } else {
+    size = (padded - effective) / stride + 1;
+  }
+  *out = size;
+  *pad_begin = begin;
+  *pad_end = end;
+  return CNNRT_OK;
 }
 
 static cnnrt_status pool_geometry_make(const cnnrt_node* node, const pool_state* state, const cnnrt_shape* x,
                                        pool_geometry* g) {
-  const int spatial = state->window.spatial;
+  const int spatial = state->spatial;
   cnnrt_status status = cnnrt_node_check_rank(node, x, 0, "X", spatial + 2, spatial + 2);
   if (status != CNNRT_OK) return status;
-  int64_t out[2] = {1, 1}, begin[2] = {0, 0}, end[2] = {0, 0};
-  for (int d = 0; d < spatial; d++) {
-    status = cnnrt_window_output(node, &state->window, d, x->dims[2 + d], &out[d], &begin[d], &end[d]);
-    if (status != CNNRT_OK) return status;
-  }
-  memset(g, 0, sizeof(*g));
   g->planes = (size_t)(x->dims[0] * x->dims[1]);
-  if (spatial == 2) {
-    g->in_h = (size_t)x->dims[2];
-    g->in_w = (size_t)x->dims[3];
-    g->out_h = (size_t)out[0];
-    g->out_w = (size_t)out[1];
-    g->kernel_h = (size_t)state->window.kernel[0];
-    g->kernel_w = (size_t)state->window.kernel[1];
-    g->stride_h = (size_t)state->window.strides[0];
-    g->stride_w = (size_t)state->window.strides[1];
-    g->dilation_h = (size_t)state->window.dilations[0];
-    g->dilation_w = (size_t)state->window.dilations[1];
-    g->pad_top = (ptrdiff_t)begin[0];
-    g->pad_left = (ptrdiff_t)begin[1];
-    g->pad_bottom = (ptrdiff_t)end[0];
-    g->pad_right = (ptrdiff_t)end[1];
-  } else {
-    g->in_h = g->out_h = g->kernel_h = g->stride_h = g->dilation_h = 1;
-    g->in_w = (size_t)x->dims[2];
-    g->out_w = (size_t)out[0];
-    g->kernel_w = (size_t)state->window.kernel[0];
-    g->stride_w = (size_t)state->window.strides[0];
-    g->dilation_w = (size_t)state->window.dilations[0];
-    g->pad_left = (ptrdiff_t)begin[0];
-    g->pad_right = (ptrdiff_t)end[0];
+  for (int d = 0; d < POOL_MAX_SPATIAL; d++) {
+    g->in[d] = g->out[d] = g->kernel[d] = g->stride[d] = g->dilation[d] = 1;
+    g->pad_begin[d] = g->pad_end[d] = 0;
+  }
+  for (int d = 0; d < spatial; d++) {
+    int64_t out, begin, end;
+    if ((status = pool_output(node, state, d, x->dims[2 + d], &out, &begin, &end)) != CNNRT_OK) return status;
+    const int k = POOL_MAX_SPATIAL - spatial + d;
+    g->in[k] = (size_t)x->dims[2 + d];
+    g->out[k] = (size_t)out;
+    g->kernel[k] = (size_t)state->kernel[d];
+    g->stride[k] = (size_t)state->strides[d];
+    g->dilation[k] = (size_t)state->dilations[d];
+    g->pad_begin[k] = (ptrdiff_t)begin;
+    g->pad_end[k] = (ptrdiff_t)end;
   }
   return CNNRT_OK;
 }
@@ -123,19 +198,14 @@ static cnnrt_status pool_reshape(const cnnrt_node* node, const void* opaque, con
   if (status != CNNRT_OK) return status;
   cnnrt_shape* y = &outputs[0];
   *y = inputs[0];
-  if (state->window.spatial == 2) {
-    y->dims[2] = (int64_t)g.out_h;
-    y->dims[3] = (int64_t)g.out_w;
-  } else {
-    y->dims[2] = (int64_t)g.out_w;
-  }
+  for (int d = 0; d < state->spatial; d++) y->dims[2 + d] = (int64_t)g.out[POOL_MAX_SPATIAL - state->spatial + d];
   info->workspace_bytes = 0;
-  info->macs = (uint64_t)g.planes * g.out_h * g.out_w * g.kernel_h * g.kernel_w;
-  if (state->window.spatial == 2) {
-    info->kernel = state->is_max ? "maxpool2d_ref" : "avgpool2d_ref";
-  } else {
-    info->kernel = state->is_max ? "maxpool1d_ref" : "avgpool1d_ref";
-  }
+  info->macs = (uint64_t)g.planes;
+  for (int d = 0; d < POOL_MAX_SPATIAL; d++) info->macs *= (uint64_t)(g.out[d] * g.kernel[d]);
+  static const char* const names[3][3] = {{"maxpool1d_ref", "maxpool2d_ref", "maxpool3d_ref"},
+                                          {"avgpool1d_ref", "avgpool2d_ref", "avgpool3d_ref"},
+                                          {"lppool1d_ref", "lppool2d_ref", "lppool3d_ref"}};
+  info->kernel = names[state->kind][state->spatial - 1];
   return CNNRT_OK;
 }
 
@@ -146,52 +216,66 @@ typedef struct pool_job {
   float* y;
 } pool_job;
 
+/* One output value: the window starting at (z0, y0, x0) in input coordinates. */
+static float pool_window(const pool_state* state, const pool_geometry* g, const float* x, ptrdiff_t z0, ptrdiff_t y0,
+                         ptrdiff_t x0) {
+  const ptrdiff_t in_d = (ptrdiff_t)g->in[0], in_h = (ptrdiff_t)g->in[1], in_w = (ptrdiff_t)g->in[2];
+  float best = -INFINITY, sum = 0.0f;
+  size_t inside = 0, padded = 0;
+  for (size_t kz = 0; kz < g->kernel[0]; kz++) {
+    const ptrdiff_t iz = z0 + (ptrdiff_t)(kz * g->dilation[0]);
+    if (iz < -g->pad_begin[0] || iz >= in_d + g->pad_end[0]) continue;
+    const int plane_inside = iz >= 0 && iz < in_d;
+    for (size_t ky = 0; ky < g->kernel[1]; ky++) {
+      const ptrdiff_t iy = y0 + (ptrdiff_t)(ky * g->dilation[1]);
+      if (iy < -g->pad_begin[1] || iy >= in_h + g->pad_end[1]) continue;
+      const int row_inside = plane_inside && iy >= 0 && iy < in_h;
+      for (size_t kx = 0; kx < g->kernel[2]; kx++) {
+        const ptrdiff_t ix = x0 + (ptrdiff_t)(kx * g->dilation[2]);
+        if (ix < -g->pad_begin[2] || ix >= in_w + g->pad_end[2]) continue;
+        /* Taps in the explicit padding count with count_include_pad; taps
+         * past it (from ceil_mode) never count. */
+        padded++;
+        if (!row_inside || ix < 0 || ix >= in_w) continue;
+        const float v = x[(iz * in_h + iy) * in_w + ix];
+        inside++;
+        switch (state->kind) {
+          /* NaN wins, as in ONNX Runtime's max. */
+          case POOL_MAX: if (v > best || v != v) best = v; break;
+          case POOL_AVERAGE: sum += v; break;
+          default: {
+            const float a = fabsf(v);
+            sum += state->p == 1.0f ? a : (state->p == 2.0f ? a * a : powf(a, state->p));
+            break;
+          }
+        }
+      }
+    }
+  }
+  switch (state->kind) {
+    case POOL_MAX: return best;
+    case POOL_AVERAGE: {
+      const size_t divisor = state->count_include_pad ? padded : inside;
+      return divisor > 0 ? sum / (float)divisor : 0.0f;
+    }
+    default: return state->p == 1.0f ? sum : (state->p == 2.0f ? sqrtf(sum) : powf(sum, 1.0f / state->p));
+  }
+}
+
 static void pool_task(void* opaque, size_t begin, size_t end, int thread) {
   const pool_job* job = opaque;
   const pool_geometry* g = job->geometry;
-  const ptrdiff_t in_h = (ptrdiff_t)g->in_h, in_w = (ptrdiff_t)g->in_w;
+  const size_t in_plane = g->in[0] * g->in[1] * g->in[2], out_plane = g->out[0] * g->out[1] * g->out[2];
   for (size_t plane = begin; plane < end; plane++) {
-    const float* x = job->x + plane * g->in_h * g->in_w;
-    float* y = job->y + plane * g->out_h * g->out_w;
-    for (size_t oy = 0; oy < g->out_h; oy++) {
-      const ptrdiff_t y0 = (ptrdiff_t)(oy * g->stride_h) - g->pad_top;
-      for (size_t ox = 0; ox < g->out_w; ox++) {
-        const ptrdiff_t x0 = (ptrdiff_t)(ox * g->stride_w) - g->pad_left;
-        if (job->state->is_max) {
-          float best = -INFINITY;
-          for (size_t ky = 0; ky < g->kernel_h; ky++) {
-            ptrdiff_t iy = y0 + (ptrdiff_t)(ky * g->dilation_h);
-            if (iy < 0 || iy >= in_h) continue;
-            for (size_t kx = 0; kx < g->kernel_w; kx++) {
-              ptrdiff_t ix = x0 + (ptrdiff_t)(kx * g->dilation_w);
-              if (ix < 0 || ix >= in_w) continue;
-              float v = x[iy * in_w + ix];
-              /* NaN wins, as in ONNX Runtime's max. */
-              if (v > best || v != v) best = v;
-            }
-          }
-          y[oy * g->out_w + ox] = best;
-        } else {
-          float sum = 0.0f;
-          size_t inside = 0, padded = 0;
-          for (size_t ky = 0; ky < g->kernel_h; ky++) {
-            ptrdiff_t iy = y0 + (ptrdiff_t)(ky * g->dilation_h);
-            if (iy < -g->pad_top || iy >= in_h + g->pad_bottom) continue;
-            int row_inside = iy >= 0 && iy < in_h;
-            for (size_t kx = 0; kx < g->kernel_w; kx++) {
-              ptrdiff_t ix = x0 + (ptrdiff_t)(kx * g->dilation_w);
-              if (ix < -g->pad_left || ix >= in_w + g->pad_right) continue;
-              /* Taps in the explicit padding count with count_include_pad;
-               * taps past it (from ceil_mode) never count. */
-              padded++;
-              if (row_inside && ix >= 0 && ix < in_w) {
-                sum += x[iy * in_w + ix];
-                inside++;
-              }
-            }
-          }
-          size_t divisor = job->state->count_include_pad ? padded : inside;
-          y[oy * g->out_w + ox] = divisor > 0 ? sum / (float)divisor : 0.0f;
+    const float* x = job->x + plane * in_plane;
+    float* y = job->y + plane * out_plane;
+    for (size_t oz = 0; oz < g->out[0]; oz++) {
+      const ptrdiff_t z0 = (ptrdiff_t)(oz * g->stride[0]) - g->pad_begin[0];
+      for (size_t oy = 0; oy < g->out[1]; oy++) {
+        const ptrdiff_t y0 = (ptrdiff_t)(oy * g->stride[1]) - g->pad_begin[1];
+        for (size_t ox = 0; ox < g->out[2]; ox++) {
+          const ptrdiff_t x0 = (ptrdiff_t)(ox * g->stride[2]) - g->pad_begin[2];
+          *y++ = pool_window(job->state, g, x, z0, y0, x0);
         }
       }
     }
@@ -288,4 +372,10 @@ const cnnrt_op_def cnnrt_op_global_max_pool = {
     .code = 6, .name = "GlobalMaxPool", .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
     .epilogue = CNNRT_EPILOGUE_NONE, .in_place = 0,
     .create = global_pool_create, .destroy = cnnrt_op_state_free, .reshape = global_pool_reshape, .run = global_pool_run,
+};
+
+const cnnrt_op_def cnnrt_op_lp_pool = {
+    .code = 9, .name = "LpPool", .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
+    .epilogue = CNNRT_EPILOGUE_NONE, .in_place = 0,
+    .create = lp_pool_create, .destroy = cnnrt_op_state_free, .reshape = pool_reshape, .run = pool_run,
 };

@@ -1,6 +1,6 @@
 /*
- * Resize: nearest (any dims, every nearest_mode) and linear (the last two
- * dims, bilinear, or the last one), with every coordinate transformation mode
+ * Resize: nearest (any dims, every nearest_mode), linear and cubic (the last
+ * two dims, or the last one), with every coordinate transformation mode
  * in docs/ops.md; output size from scales or sizes. Source coordinates are
  * computed once per run into the workspace, then planes are filled in
  * parallel.
@@ -11,12 +11,14 @@
 
 #include "op_common.h"
 
-enum { RESIZE_NEAREST, RESIZE_LINEAR };
+enum { RESIZE_NEAREST, RESIZE_LINEAR, RESIZE_CUBIC };
 enum { COORD_HALF_PIXEL, COORD_ASYMMETRIC, COORD_ALIGN_CORNERS, COORD_PYTORCH_HALF_PIXEL, COORD_TF_HALF_PIXEL };
 enum { NEAREST_ROUND_PREFER_FLOOR, NEAREST_ROUND_PREFER_CEIL, NEAREST_FLOOR, NEAREST_CEIL };
 
 typedef struct resize_state {
   int mode, coordinates, nearest;
+  float cubic_a;        /* cubic_coeff_a */
+  int exclude_outside;  /* cubic: taps outside the input get weight 0, the rest renormalised */
   const double* scales; /* one per dim, or NULL */
   const int64_t* sizes; /* one per dim (-1 keeps), or NULL */
   uint32_t count;
@@ -33,7 +35,7 @@ static cnnrt_status resize_create(const cnnrt_graph* graph, const cnnrt_node* no
   *out_state = NULL;
   cnnrt_status status = cnnrt_node_check_io(node, 1, 1, 1, 1, CNNRT_EPILOGUE_NONE);
   if (status != CNNRT_OK) return status;
-  static const char* const modes[] = {"nearest", "linear"};
+  static const char* const modes[] = {"nearest", "linear", "cubic"};
   static const char* const coordinates[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
                                             "tf_half_pixel_for_nn"};
   static const char* const nearest_modes[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"};
@@ -41,9 +43,18 @@ static cnnrt_status resize_create(const cnnrt_graph* graph, const cnnrt_node* no
   memset(&state, 0, sizeof(state));
   const char* text;
   if ((status = cnnrt_attr_string(node, "mode", "nearest", &text)) != CNNRT_OK) return status;
-  if ((state.mode = pick(text, modes, 2)) < 0) {
-    return cnnrt_node_error(CNNRT_ERROR_UNSUPPORTED, node, "attribute 'mode' expected \"nearest\" or \"linear\", found \"%s\"", text);
+  if ((state.mode = pick(text, modes, 3)) < 0) {
+    return cnnrt_node_error(CNNRT_ERROR_UNSUPPORTED, node,
+                            "attribute 'mode' expected \"nearest\", \"linear\" or \"cubic\", found \"%s\"", text);
   }
+  if ((status = cnnrt_attr_float(node, "cubic_coeff_a", -0.75f, &state.cubic_a)) != CNNRT_OK) return status;
+  int64_t exclude_outside;
+  if ((status = cnnrt_attr_int(node, "exclude_outside", 0, &exclude_outside)) != CNNRT_OK) return status;
+  if (exclude_outside != 0 && exclude_outside != 1) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute 'exclude_outside' expected 0 or 1, found %lld",
+                            (long long)exclude_outside);
+  }
+  state.exclude_outside = (int)exclude_outside;
   if ((status = cnnrt_attr_string(node, "coordinate_transformation_mode", "half_pixel", &text)) != CNNRT_OK) return status;
   if ((state.coordinates = pick(text, coordinates, 5)) < 0) {
     return cnnrt_node_error(CNNRT_ERROR_UNSUPPORTED, node,
@@ -105,11 +116,12 @@ static cnnrt_status resize_dims(const cnnrt_node* node, const resize_state* stat
                               d, (long long)y->dims[d], cnnrt_shape_format(x, text, sizeof(text)));
     }
   }
-  if (state->mode == RESIZE_LINEAR) {
+  if (state->mode != RESIZE_NEAREST) {
     for (int32_t d = 0; d + 2 < x->rank; d++) {
       if (y->dims[d] != x->dims[d]) {
         return cnnrt_node_error(CNNRT_ERROR_UNSUPPORTED, node,
-                                "linear mode resizes only the last two dims, but dim %d changes from %lld to %lld", d,
+                                "%s mode resizes only the last two dims, but dim %d changes from %lld to %lld",
+                                state->mode == RESIZE_LINEAR ? "linear" : "cubic", d,
                                 (long long)x->dims[d], (long long)y->dims[d]);
       }
     }
@@ -119,11 +131,11 @@ static cnnrt_status resize_dims(const cnnrt_node* node, const resize_state* stat
 
 /* Bytes of coordinate tables: nearest, one index per output coordinate of
  * every dim; linear, two indices and a weight per output coordinate of the
- * last two dims. */
+ * last two dims; cubic, four indices and four weights. */
 static size_t resize_table_bytes(const resize_state* state, const cnnrt_shape* y) {
   size_t entries = 0;
   for (int32_t d = 0; d < y->rank; d++) entries += (size_t)y->dims[d];
-  return cnnrt_round_up(entries * (2 * sizeof(int64_t) + sizeof(float)) + 64, CNNRT_WORKSPACE_ALIGN);
+  return cnnrt_round_up(entries * 4 * (sizeof(int64_t) + sizeof(float)) + 64, CNNRT_WORKSPACE_ALIGN);
 }
 
 static cnnrt_status resize_reshape(const cnnrt_node* node, const void* opaque, const cnnrt_shape* inputs,
@@ -133,8 +145,9 @@ static cnnrt_status resize_reshape(const cnnrt_node* node, const void* opaque, c
   cnnrt_status status = resize_dims(node, state, &inputs[0], &outputs[0], scales);
   if (status != CNNRT_OK) return status;
   info->workspace_bytes = resize_table_bytes(state, &outputs[0]);
-  info->macs = cnnrt_numel(&outputs[0]) * (state->mode == RESIZE_LINEAR ? 4 : 1);
-  info->kernel = state->mode == RESIZE_LINEAR ? "resize_linear_ref" : "resize_nearest_ref";
+  info->macs = cnnrt_numel(&outputs[0]) * (state->mode == RESIZE_CUBIC ? 16 : (state->mode == RESIZE_LINEAR ? 4 : 1));
+  static const char* const kernels[] = {"resize_nearest_ref", "resize_linear_ref", "resize_cubic_ref"};
+  info->kernel = kernels[state->mode];
   return CNNRT_OK;
 }
 
@@ -172,6 +185,8 @@ typedef struct resize_job {
   const int64_t* low[2];
   const int64_t* high[2];
   const float* weight[2];
+  const int64_t* taps[2];        /* cubic: 4 input indices per output coordinate */
+  const float* tap_weights[2];   /* cubic: 4 weights per output coordinate */
   size_t in_h, in_w, out_h, out_w, row_count; /* linear planes; nearest output rows */
 } resize_job;
 
@@ -222,6 +237,57 @@ static void resize_linear_task(void* opaque, size_t begin, size_t end, int threa
   }
 }
 
+static void resize_cubic_task(void* opaque, size_t begin, size_t end, int thread) {
+  const resize_job* job = opaque;
+  for (size_t plane = begin; plane < end; plane++) {
+    const float* in = job->in + plane * job->in_h * job->in_w;
+    float* out = job->out + plane * job->out_h * job->out_w;
+    for (size_t oy = 0; oy < job->out_h; oy++) {
+      const int64_t* rows = job->taps[0] + 4 * oy;
+      const float* wy = job->tap_weights[0] + 4 * oy;
+      for (size_t ox = 0; ox < job->out_w; ox++) {
+        const int64_t* columns = job->taps[1] + 4 * ox;
+        const float* wx = job->tap_weights[1] + 4 * ox;
+        float sum = 0.0f;
+        for (int i = 0; i < 4; i++) {
+          const float* row = in + (size_t)rows[i] * job->in_w;
+          const float across = row[columns[0]] * wx[0] + row[columns[1]] * wx[1] + row[columns[2]] * wx[2] +
+                               row[columns[3]] * wx[3];
+          sum += across * wy[i];
+        }
+        out[oy * job->out_w + ox] = sum;
+      }
+    }
+  }
+}
+
+/* Keys' cubic convolution weights for the taps floor(s)-1 .. floor(s)+2 of
+ * source coordinate s (ONNX Resize, cubic_coeff_a = a); taps past the edges
+ * read the edge value, or (exclude_outside) get weight 0 with the rest
+ * renormalised. */
+static void cubic_taps(float source, int64_t in, float a, int exclude_outside, int64_t* taps, float* weights) {
+  const float base = floorf(source);
+  const float t = source - base;
+  const float d[4] = {t + 1.0f, t, 1.0f - t, 2.0f - t};
+  float total = 0.0f;
+  for (int i = 0; i < 4; i++) {
+    const float x = d[i];
+    float w = x <= 1.0f ? ((a + 2.0f) * x - (a + 3.0f)) * x * x + 1.0f
+                        : ((a * x - 5.0f * a) * x + 8.0f * a) * x - 4.0f * a;
+    int64_t index = (int64_t)base - 1 + i;
+    if (index < 0 || index >= in) {
+      if (exclude_outside) w = 0.0f;
+      index = index < 0 ? 0 : in - 1;
+    }
+    taps[i] = index;
+    weights[i] = w;
+    total += w;
+  }
+  if (exclude_outside && total != 0.0f) {
+    for (int i = 0; i < 4; i++) weights[i] /= total;
+  }
+}
+
 static void resize_run(const cnnrt_run_context* context, const cnnrt_node* node, const void* opaque,
                        const cnnrt_tensor_ref* inputs, const cnnrt_tensor_ref* outputs) {
   const resize_state* state = opaque;
@@ -259,11 +325,37 @@ static void resize_run(const cnnrt_run_context* context, const cnnrt_node* node,
                        resize_nearest_task, &job);
     return;
   }
-  /* Linear over (H, W) = the last two dims; a rank-1 input has H = 1. */
+  /* Linear and cubic over (H, W) = the last two dims; a rank-1 input has H = 1. */
   const int32_t rank = y.rank;
   const int64_t in_dims[2] = {rank >= 2 ? x->dims[rank - 2] : 1, x->dims[rank - 1]};
   const int64_t out_dims[2] = {rank >= 2 ? y.dims[rank - 2] : 1, y.dims[rank - 1]};
   const float dim_scales[2] = {rank >= 2 ? scales[rank - 2] : 1.0f, scales[rank - 1]};
+  job.in_h = (size_t)in_dims[0];
+  job.in_w = (size_t)in_dims[1];
+  job.out_h = (size_t)out_dims[0];
+  job.out_w = (size_t)out_dims[1];
+  const size_t planes = cnnrt_numel(&y) / (job.out_h * job.out_w);
+  const size_t min_grain = 4096 / (job.out_h * job.out_w) + 1;
+  if (state->mode == RESIZE_CUBIC) {
+    float* tap_weights = (float*)(indices + 4 * (out_dims[0] + out_dims[1]));
+    for (int axis = 0; axis < 2; axis++) {
+      job.taps[axis] = indices;
+      job.tap_weights[axis] = tap_weights;
+      for (int64_t o = 0; o < out_dims[axis]; o++) {
+        const float source = (in_dims[axis] == out_dims[axis] && dim_scales[axis] == 1.0f)
+                                 ? (float)o
+                                 : source_coordinate(state->coordinates, (float)o, dim_scales[axis], in_dims[axis],
+                                                     out_dims[axis]);
+        cubic_taps(source, in_dims[axis], state->cubic_a, state->exclude_outside, indices + 4 * o,
+                   tap_weights + 4 * o);
+      }
+      indices += 4 * out_dims[axis];
+      tap_weights += 4 * out_dims[axis];
+    }
+    cnnrt_parallel_for(context->pool, planes, cnnrt_task_grain(planes, context->threads, min_grain), resize_cubic_task,
+                       &job);
+    return;
+  }
   float* weights = (float*)(indices + 2 * (out_dims[0] + out_dims[1]));
   for (int axis = 0; axis < 2; axis++) {
     int64_t* low = indices;
@@ -285,12 +377,6 @@ static void resize_run(const cnnrt_run_context* context, const cnnrt_node* node,
     job.weight[axis] = weights;
     weights += out_dims[axis];
   }
-  job.in_h = (size_t)in_dims[0];
-  job.in_w = (size_t)in_dims[1];
-  job.out_h = (size_t)out_dims[0];
-  job.out_w = (size_t)out_dims[1];
-  size_t planes = cnnrt_numel(&y) / (job.out_h * job.out_w);
-  size_t min_grain = 4096 / (job.out_h * job.out_w) + 1;
   cnnrt_parallel_for(context->pool, planes, cnnrt_task_grain(planes, context->threads, min_grain), resize_linear_task, &job);
 }
 

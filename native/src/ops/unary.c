@@ -1,5 +1,5 @@
 /*
- * Element-wise unary ops (codes 20-39). Activation-like ops share the
+ * Element-wise unary ops (codes 20-46). Activation-like ops share the
  * activation kernel with the fused epilogues; the rest are plain math. All
  * may run in place (output 0 aliasing input 0).
  */
@@ -13,7 +13,7 @@
 
 enum {
   UNARY_EXP = 100, UNARY_LOG, UNARY_SQRT, UNARY_ABS, UNARY_NEG, UNARY_ERF, UNARY_RECIPROCAL, UNARY_FLOOR,
-  UNARY_CEIL
+  UNARY_CEIL, UNARY_SELU, UNARY_CELU, UNARY_THRESHOLDED_RELU, UNARY_SOFTSIGN, UNARY_MISH, UNARY_SIGN, UNARY_ROUND
 };
 
 typedef struct unary_state {
@@ -74,6 +74,26 @@ static cnnrt_status unary_create(const cnnrt_graph* graph, const cnnrt_node* nod
     case 37: state.function = UNARY_RECIPROCAL; break;
     case 38: state.function = UNARY_FLOOR; break;
     case 39: state.function = UNARY_CEIL; break;
+    case 40:
+      state.function = UNARY_SELU;
+      status = cnnrt_attr_float(node, "alpha", 1.67326319217681884765625f, &state.alpha);
+      if (status == CNNRT_OK) status = cnnrt_attr_float(node, "gamma", 1.05070102214813232421875f, &state.beta);
+      break;
+    case 41:
+      state.function = UNARY_CELU;
+      status = cnnrt_attr_float(node, "alpha", 1.0f, &state.alpha);
+      if (status == CNNRT_OK && state.alpha == 0.0f) {
+        return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute 'alpha' expected a non-zero value, found 0");
+      }
+      break;
+    case 42:
+      state.function = UNARY_THRESHOLDED_RELU;
+      status = cnnrt_attr_float(node, "alpha", 1.0f, &state.alpha);
+      break;
+    case 43: state.function = UNARY_SOFTSIGN; break;
+    case 44: state.function = UNARY_MISH; break;
+    case 45: state.function = UNARY_SIGN; break;
+    case 46: state.function = UNARY_ROUND; break;
     default:
       return cnnrt_node_error(CNNRT_ERROR_INTERNAL, node, "op code %u is not a unary op", node->op);
   }
@@ -122,6 +142,37 @@ static void unary_task(void* opaque, size_t begin, size_t end, int thread) {
     case UNARY_RECIPROCAL: for (size_t i = 0; i < n; i++) y[i] = 1.0f / x[i]; break;
     case UNARY_FLOOR: for (size_t i = 0; i < n; i++) y[i] = floorf(x[i]); break;
     case UNARY_CEIL: for (size_t i = 0; i < n; i++) y[i] = ceilf(x[i]); break;
+    case UNARY_SELU: {
+      const float alpha = job->state->alpha, gamma = job->state->beta;
+      for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? gamma * x[i] : gamma * alpha * expm1f(x[i]);
+      break;
+    }
+    case UNARY_CELU: {
+      const float alpha = job->state->alpha;
+      for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        y[i] = v > 0.0f ? v : alpha * expm1f(v / alpha);
+      }
+      break;
+    }
+    case UNARY_THRESHOLDED_RELU: {
+      const float alpha = job->state->alpha;
+      for (size_t i = 0; i < n; i++) y[i] = x[i] > alpha ? x[i] : 0.0f;
+      break;
+    }
+    case UNARY_SOFTSIGN: for (size_t i = 0; i < n; i++) y[i] = x[i] / (1.0f + fabsf(x[i])); break;
+    case UNARY_MISH:
+      /* softplus written to stay finite for large x: max(x, 0) + log1p(exp(-|x|)). */
+      for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        y[i] = v * tanhf(fmaxf(v, 0.0f) + log1pf(expf(-fabsf(v))));
+      }
+      break;
+    case UNARY_SIGN:
+      for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? 1.0f : (x[i] < 0.0f ? -1.0f : x[i]);
+      break;
+    /* The default floating-point environment rounds half to even, as ONNX Round does. */
+    case UNARY_ROUND: for (size_t i = 0; i < n; i++) y[i] = nearbyintf(x[i]); break;
     default: break;
   }
 }
@@ -160,3 +211,10 @@ UNARY_OP(cnnrt_op_erf, 36, "Erf");
 UNARY_OP(cnnrt_op_reciprocal, 37, "Reciprocal");
 UNARY_OP(cnnrt_op_floor, 38, "Floor");
 UNARY_OP(cnnrt_op_ceil, 39, "Ceil");
+UNARY_OP(cnnrt_op_selu, 40, "Selu");
+UNARY_OP(cnnrt_op_celu, 41, "Celu");
+UNARY_OP(cnnrt_op_thresholded_relu, 42, "ThresholdedRelu");
+UNARY_OP(cnnrt_op_softsign, 43, "Softsign");
+UNARY_OP(cnnrt_op_mish, 44, "Mish");
+UNARY_OP(cnnrt_op_sign, 45, "Sign");
+UNARY_OP(cnnrt_op_round, 46, "Round");
