@@ -18,6 +18,7 @@ from ._errors import (
     UnsupportedError,
 )
 from ._model import Model, TensorInfo, load
+from ._cnnrt import cpu_description as _cpu_description
 from ._cnnrt import version as _native_version
 
 __version__ = "0.1.0"
@@ -26,6 +27,12 @@ __version__ = "0.1.0"
 def native_version() -> str:
     """Version of the loaded native library."""
     return _native_version()
+
+
+def cpu_description() -> str:
+    """What the native library found about this CPU and which kernels it uses,
+    e.g. "x86-64: avx2 fma avx512f ...; using avx512" (CNNRT_ISA lowers the level)."""
+    return _cpu_description()
 
 
 def convert(source, output_path, **options):
@@ -50,6 +57,7 @@ __all__ = [
     "TensorInfo",
     "UnsupportedError",
     "convert",
+    "cpu_description",
     "load",
     "native_version",
 ]

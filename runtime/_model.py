@@ -114,6 +114,11 @@ class Model:
     def nodes(self) -> list[dict]:
         return list(self._native.nodes)
 
+    def tensor(self, name: str) -> TensorInfo:
+        """Declared shape and dtype of any tensor (constants: exact shapes)."""
+        e = self._native.tensor(name)
+        return TensorInfo(e["name"], tuple(e["shape"]), e["dtype"])
+
     @property
     def threads(self) -> int:
         return self._session.threads
@@ -133,6 +138,14 @@ class Model:
 
     def node_stats(self) -> list[dict]:
         return self._session.node_stats()
+
+    def summary(self, input_shapes: Mapping[str, Sequence[int]] | None = None):
+        """Per-layer table (output shape, parameters, MACs, receptive field,
+        activation bytes) and totals, for these input shapes (symbolic dims
+        default to 1). print() it, or read its fields."""
+        from .summary import summarize
+
+        return summarize(self, input_shapes)
 
     def session(self, threads: int | None = None, profile: bool = False) -> Session:
         """A new session over the same loaded weights."""

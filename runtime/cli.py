@@ -41,6 +41,18 @@ def cmd_convert(args: argparse.Namespace) -> int:
         options["opset"] = args.opset
     if args.arch is not None:
         options["arch"] = args.arch
+    if args.arch_option:
+        options["arch_options"] = {}
+        for item in args.arch_option:
+            key, _, value = item.partition("=")
+            try:
+                options["arch_options"][key] = json.loads(value)
+            except ValueError:
+                options["arch_options"][key] = value
+    if args.input_shape:
+        import torch
+
+        options["example_input"] = torch.zeros([int(d) for d in args.input_shape.split(",")])
     if args.labels:
         with open(args.labels, encoding="utf-8") as f:
             options["labels"] = [line.strip() for line in f if line.strip()]
@@ -94,9 +106,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def describe(model, shapes: dict[str, list[int]] | None = None) -> str:
     """The text `cnnrt info` prints."""
+    from . import cpu_description
+
     lines = []
     meta = model.metadata
     lines.append(f"model: {model.path or '<memory>'}")
+    lines.append(f"cpu: {cpu_description()}")
     for key in ("producer", "source_format", "source_opset", "source_sha256"):
         if key in meta:
             lines.append(f"  {key}: {meta[key]}")
@@ -150,6 +165,43 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _model_for_summary(source: str, shapes: dict[str, list[int]], workdir: str):
+    """A loaded model from a .cnnrt file, an ONNX file or a zoo architecture name."""
+    import os
+
+    import cnnrt
+
+    if source.endswith(".onnx"):
+        path = os.path.join(workdir, "model.cnnrt")
+        cnnrt.convert(source, path)
+        return cnnrt.load(path)
+    if not os.path.exists(source) and not source.endswith(".cnnrt"):
+        from .converters import zoo  # needs torch
+
+        module = zoo.create(source)
+        example = zoo.example_input(source, reduced=False, batch=1)
+        if shapes:
+            import torch
+
+            example = torch.zeros(next(iter(shapes.values())))
+        path = os.path.join(workdir, "model.cnnrt")
+        cnnrt.convert(module, path, example_input=example)
+        return cnnrt.load(path)
+    return cnnrt.load(source)
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    import tempfile
+
+    shapes = _parse_shapes(args.shape)
+    with tempfile.TemporaryDirectory() as workdir:
+        model = _model_for_summary(args.model, shapes, workdir)
+        if shapes and len(model.inputs) == 1 and list(shapes) == ["input"] and model.inputs[0].name != "input":
+            shapes = {model.inputs[0].name: shapes["input"]}
+        print(model.summary(shapes))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnrt", description="cnnrt: convert and run CNN models")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", help="model.onnx (or a .pth checkpoint with --arch)")
     p.add_argument("-o", "--output", required=True, help="the .cnnrt file to write")
     p.add_argument("--opset", type=int, default=None, help="ONNX opset when exporting from PyTorch")
-    p.add_argument("--arch", default=None, help="architecture of a .pth checkpoint")
+    p.add_argument("--arch", default=None, help="zoo architecture of a .pth checkpoint (resnet50, vgg16, ...)")
+    p.add_argument("--arch-option", action="append", help="KEY=VALUE constructor option of --arch (num_classes=10)")
+    p.add_argument("--input-shape", default=None, help="example input shape for a checkpoint, e.g. 1,3,224,224")
     p.add_argument("--labels", default=None, help="a text file of class names, one per line")
     p.add_argument("--no-fuse", action="store_true", help="keep BatchNorm and activations as separate nodes")
     p.set_defaults(func=cmd_convert)
@@ -175,6 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model")
     p.add_argument("--shape", action="append", help="NAME=D0,D1,... to plan for (repeatable)")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("summary", help="per-layer table: shapes, parameters, MACs, receptive field, memory")
+    p.add_argument("model", help="a .cnnrt file, an .onnx file, or a zoo architecture name (resnet50, vgg16, ...)")
+    p.add_argument("--shape", action="append", help="NAME=D0,D1,... input shape (repeatable)")
+    p.set_defaults(func=cmd_summary)
     return parser
 
 

@@ -19,11 +19,26 @@ def fuzzer(tmp_path_factory):
     cc = shutil.which("cc") or shutil.which("gcc")
     assert cc, "a C compiler is needed (the package itself builds with one)"
     sources = sorted(glob.glob(os.path.join(REPO, "native", "src", "*", "*.c")))
-    exe = tmp_path_factory.mktemp("asan") / "fuzz_reader"
+    folder = tmp_path_factory.mktemp("asan")
+    exe = folder / "fuzz_reader"
     includes = [f"-I{os.path.join(REPO, p)}" for p in ("native/include", "native/src", "native/src/core")]
-    command = [cc, "-std=c11", "-O1", "-g", "-D_GNU_SOURCE", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
-               "-fno-omit-frame-pointer", *includes, os.path.join(REPO, "tests", "native", "fuzz", "fuzz_reader.c"),
-               *sources, "-lpthread", "-lm", "-o", str(exe)]
+    flags = ["-std=c11", "-O1", "-g", "-D_GNU_SOURCE", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+             "-fno-omit-frame-pointer", *includes]
+    # SIMD kernel files get their ISA flags one file at a time, as in native/CMakeLists.txt.
+    isa_flags = {"-avx2.c": ["-mavx2", "-mfma"],
+                 "-avx512.c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma"]}
+    plain, objects = [], []
+    for source in sources:
+        extra = next((f for suffix, f in isa_flags.items() if source.endswith(suffix)), None)
+        if extra is None:
+            plain.append(source)
+            continue
+        obj = str(folder / (os.path.basename(source) + ".o"))
+        result = subprocess.run([cc, *flags, *extra, "-c", source, "-o", obj], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-3000:]
+        objects.append(obj)
+    command = [cc, *flags, os.path.join(REPO, "tests", "native", "fuzz", "fuzz_reader.c"),
+               *plain, *objects, "-lpthread", "-lm", "-o", str(exe)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0 and "asan" in result.stderr.lower() and "cannot find" in result.stderr:
         pytest.skip("this compiler has no AddressSanitizer runtime: " + result.stderr[-300:])

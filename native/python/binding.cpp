@@ -132,9 +132,32 @@ class Model {
       for (uint32_t k = 0; k < info.output_count; k++) outs.append(py::str(cnnrt_model_node_output_name(get(), i, k)));
       node["inputs"] = ins;
       node["outputs"] = outs;
+      py::dict attributes;
+      size_t attribute_count = cnnrt_model_node_attribute_count(get(), i);
+      for (size_t a = 0; a < attribute_count; a++) {
+        cnnrt_attribute attribute{};
+        check(cnnrt_model_node_attribute(get(), i, a, &attribute));
+        py::object value;
+        switch (attribute.type) {
+          case CNNRT_ATTRIBUTE_INT: value = py::int_(attribute.ints[0]); break;
+          case CNNRT_ATTRIBUTE_FLOAT: value = py::float_(attribute.floats[0]); break;
+          case CNNRT_ATTRIBUTE_INTS: value = py::cast(std::vector<int64_t>(attribute.ints, attribute.ints + attribute.count)); break;
+          case CNNRT_ATTRIBUTE_FLOATS: value = py::cast(std::vector<double>(attribute.floats, attribute.floats + attribute.count)); break;
+          default: value = py::str(attribute.string); break;
+        }
+        attributes[py::str(attribute.name)] = value;
+      }
+      node["attributes"] = attributes;
       out.append(node);
     }
     return out;
+  }
+
+  // Declared shape and dtype of any tensor by name (constants: exact).
+  py::dict tensor(const std::string& name) const {
+    cnnrt_tensor_info info{};
+    check(cnnrt_model_tensor_info(get(), name.c_str(), &info));
+    return tensor_info_dict(info);
   }
 
   cnnrt_model* get() const { return model_.get(); }
@@ -321,6 +344,7 @@ class Session {
 PYBIND11_MODULE(_cnnrt, m) {
   m.doc() = "cnnrt native module: a thin binding of the public C API";
   m.def("version", []() { return std::string(cnnrt_version_string()); });
+  m.def("cpu_description", []() { return std::string(cnnrt_cpu_description()); });
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
       .def_static("load_file", &Model::load_file, py::arg("path"), py::arg("verify_weights") = false,
@@ -330,7 +354,8 @@ PYBIND11_MODULE(_cnnrt, m) {
       .def_property_readonly("outputs", &Model::outputs)
       .def_property_readonly("metadata", &Model::metadata)
       .def_property_readonly("stats", &Model::stats)
-      .def_property_readonly("nodes", &Model::nodes);
+      .def_property_readonly("nodes", &Model::nodes)
+      .def("tensor", &Model::tensor, py::arg("name"));
 
   py::class_<Session>(m, "Session")
       .def(py::init<std::shared_ptr<Model>, int, bool>(), py::arg("model"), py::arg("threads") = 1,

@@ -81,6 +81,12 @@ CNNRT_API const char* cnnrt_last_error(void);
 CNNRT_API size_t cnnrt_dtype_size(cnnrt_dtype dtype);
 /* "float32", "int8", ... */
 CNNRT_API const char* cnnrt_dtype_name(cnnrt_dtype dtype);
+/* What cnnrt found about this CPU and which kernels it uses, one line, e.g.
+ * "x86-64: avx2 fma avx512f avx512dq avx512bw avx512vl avx512vnni; using avx512".
+ * The environment variable CNNRT_ISA=scalar|avx2|avx512 (read once, at first
+ * use) lowers the level; a level the CPU lacks is ignored and the line says so.
+ * The string is constant for the life of the process. */
+CNNRT_API const char* cnnrt_cpu_description(void);
 
 /* ---- model ------------------------------------------------------------ */
 
@@ -160,6 +166,34 @@ CNNRT_API cnnrt_status cnnrt_model_node_info(const cnnrt_model* model, size_t in
  * or the optional input is absent. */
 CNNRT_API const char* cnnrt_model_node_input_name(const cnnrt_model* model, size_t node, size_t which);
 CNNRT_API const char* cnnrt_model_node_output_name(const cnnrt_model* model, size_t node, size_t which);
+
+/* One attribute of a node, as the converter normalised it (docs/ops.md).
+ * Pointers stay valid while the model lives. */
+typedef enum cnnrt_attribute_type {
+  CNNRT_ATTRIBUTE_INT = 1,
+  CNNRT_ATTRIBUTE_FLOAT = 2,
+  CNNRT_ATTRIBUTE_INTS = 3,
+  CNNRT_ATTRIBUTE_FLOATS = 4,
+  CNNRT_ATTRIBUTE_STRING = 5
+} cnnrt_attribute_type;
+
+typedef struct cnnrt_attribute {
+  const char* name;
+  cnnrt_attribute_type type;
+  uint32_t count;           /* values (1 for INT, FLOAT and STRING) */
+  const int64_t* ints;      /* INT, INTS */
+  const double* floats;     /* FLOAT, FLOATS */
+  const char* string;       /* STRING */
+} cnnrt_attribute;
+CNNRT_API size_t cnnrt_model_node_attribute_count(const cnnrt_model* model, size_t node);
+CNNRT_API cnnrt_status cnnrt_model_node_attribute(const cnnrt_model* model, size_t node, size_t index,
+                                                  cnnrt_attribute* attribute);
+
+/* Any tensor of the model by name: graph inputs and outputs, intermediate
+ * values (declared shapes, -1 where known only at run time) and constants
+ * (exact shapes). */
+CNNRT_API cnnrt_status cnnrt_model_tensor_info(const cnnrt_model* model, const char* name,
+                                               cnnrt_tensor_info* info);
 
 /* ---- session ---------------------------------------------------------- */
 

@@ -250,3 +250,37 @@ CNNRT_API const char* cnnrt_model_node_input_name(const cnnrt_model* model, size
 CNNRT_API const char* cnnrt_model_node_output_name(const cnnrt_model* model, size_t node, size_t which) {
   return node_tensor_name(model, node, which, 1);
 }
+
+CNNRT_API size_t cnnrt_model_node_attribute_count(const cnnrt_model* model, size_t node) {
+  return model && node < model->graph.node_count ? model->nodes[node].attr_count : 0;
+}
+
+CNNRT_API cnnrt_status cnnrt_model_node_attribute(const cnnrt_model* model, size_t node, size_t index,
+                                                  cnnrt_attribute* attribute) {
+  if (!model || !attribute) return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "model and attribute must not be NULL");
+  if (node >= model->graph.node_count)
+    return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "node index %zu out of range (%u nodes)", node,
+                       model->graph.node_count);
+  const cnnrt_node* n = &model->nodes[node];
+  if (index >= n->attr_count)
+    return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "node '%s' has %u attributes, index %zu is out of range", n->name,
+                       n->attr_count, index);
+  const cnnrt_attr* a = &n->attrs[index];
+  attribute->name = a->name;
+  attribute->type = (cnnrt_attribute_type)a->type;
+  attribute->count = a->count;
+  attribute->ints = a->ints;
+  attribute->floats = a->floats;
+  attribute->string = a->str;
+  return CNNRT_OK;
+}
+
+CNNRT_API cnnrt_status cnnrt_model_tensor_info(const cnnrt_model* model, const char* name, cnnrt_tensor_info* info) {
+  if (!model || !name || !info) return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "NULL argument");
+  for (uint32_t t = 0; t < model->graph.tensor_count; t++)
+    if (strcmp(model->tensors[t].name, name) == 0) {
+      fill_info(&model->tensors[t], info);
+      return CNNRT_OK;
+    }
+  return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "the model has no tensor named '%s'", name);
+}

@@ -1,4 +1,4 @@
-/* GEMM operand packing and the GEMM configuration. */
+/* GEMM operand packing (the configuration that picks a kernel is f32-gemm-config.c). */
 #include <string.h>
 
 #include "kernels/kernels.h"
@@ -31,12 +31,3 @@ void cnnrt_f32_gemm_pack_b(size_t k, size_t n, const float* b, size_t row_stride
     }
   }
 }
-
-static const cnnrt_f32_gemm_config scalar_config = {
-    .ukernel = cnnrt_f32_gemm_ukernel_4x8__scalar,
-    .mr = 4,
-    .nr = 8,
-    .isa = "scalar",
-};
-
-const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_get(void) { return &scalar_config; }

@@ -25,17 +25,44 @@ extern "C" {
 typedef void (*cnnrt_f32_gemm_ukernel_fn)(size_t mr, size_t nr, size_t k, const float* a_packed,
                                           const float* b, size_t b_stride, float* c, size_t c_stride);
 
+struct cnnrt_conv2d_geometry;
+/* im2col of a pixel range into packed-B panels of nr columns (see
+ * cnnrt_f32_im2col_packed_ref, the reference every variant must match exactly). */
+typedef void (*cnnrt_f32_im2col_fn)(const struct cnnrt_conv2d_geometry* geometry, const float* x,
+                                    size_t pixel_begin, size_t pixels, size_t nr, float* packed);
+
 typedef struct cnnrt_f32_gemm_config {
   cnnrt_f32_gemm_ukernel_fn ukernel;
+  cnnrt_f32_im2col_fn im2col; /* the packing routine that feeds it B panels from an image */
   uint32_t mr, nr;
-  const char* isa; /* "scalar", later "avx2", "avx512", ... */
+  const char* isa;   /* "scalar", "avx2", "avx512" */
+  const char* name;  /* tile and ISA, "8x32_avx512": goes into kernel names ops report */
+  int level;         /* the cnnrt_isa_level (core/cpu.h) the kernel needs */
+  int preferred;     /* 1: the variant its level uses */
 } cnnrt_f32_gemm_config;
 
 void cnnrt_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
                                         const float* b, size_t b_stride, float* c, size_t c_stride);
+/* Generated from gen/f32-gemm.c.in (gen/gen_gemm.py); x86-64 only. */
+void cnnrt_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                       const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemm_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                         const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemm_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                         const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemm_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                          const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                          const float* b, size_t b_stride, float* c, size_t c_stride);
 
-/* The GEMM configuration ops use; chosen once (today: the scalar kernel). */
+/* The GEMM configuration ops use: the preferred variant of the ISA level
+ * cnnrt_cpu_level() reports, chosen once (thread-safe) on first use. */
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_get(void);
+/* The preferred variant of one level (cnnrt_isa_level); the scalar one when
+ * that level has none. Does not check that the CPU supports the level. */
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_for_level(int level);
+/* All variants this build has (for tests and benchmarks): *table and the count. */
+size_t cnnrt_f32_gemm_variants(const cnnrt_f32_gemm_config** table);
 
 /* Packs rows [0, m) of A (element (i, k) at a[i * row_stride + k * col_stride])
  * into ceil(m / mr) panels of mr * k floats, zero-padding the last panel. */
@@ -68,6 +95,9 @@ typedef struct cnnrt_conv2d_geometry {
  * packed-B panels of nr columns: rows are (channel, ky, kx) in W's order. */
 void cnnrt_f32_im2col_packed_ref(const cnnrt_conv2d_geometry* geometry, const float* x,
                                  size_t pixel_begin, size_t pixels, size_t nr, float* packed);
+/* The same with AVX-512 masked loads (x86-64 with AVX-512 F/BW/VL/DQ only). */
+void cnnrt_f32_im2col_packed__avx512(const cnnrt_conv2d_geometry* geometry, const float* x,
+                                     size_t pixel_begin, size_t pixels, size_t nr, float* packed);
 
 /* Plain direct convolution (the oracle): output channels [oc_begin, oc_end)
  * of image n; y points at the whole output tensor. bias may be NULL. */

@@ -10,12 +10,18 @@
  * Work is split over output tiles only; every output element is summed over
  * the full reduction in one fixed order, so results do not depend on threads.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "spatial.h"
 
 enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM };
+
+/* Below this many output channels per group the direct convolution wins over
+ * a GEMM whose tiles would be mostly padding. A constant rather than the
+ * kernel's MR, so that the algorithm does not change with the ISA. */
+#define CONV_MIN_GEMM_CHANNELS 4
 
 /* Floats of im2col panel per thread: about 128 KiB, a share of L2. */
 #define CONV_IM2COL_BUDGET_FLOATS 32768
@@ -30,6 +36,7 @@ typedef struct conv_state {
   const cnnrt_f32_gemm_config* gemm;
   float* packed_weights;        /* groups panels sets of packed_group_floats */
   size_t packed_group_floats;
+  char kernel[64];              /* the name reshape reports: algorithm and GEMM tile */
 } conv_state;
 
 /* How run() splits the work for one set of shapes. */
@@ -118,7 +125,7 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
                           state.window.pads[3] == 0));
   if (state.in_channels_per_group == 1 && state.groups > 1) {
     state.algorithm = CONV_DEPTHWISE;
-  } else if (out_per_group < state.gemm->mr) {
+  } else if (out_per_group < CONV_MIN_GEMM_CHANNELS) {
     state.algorithm = CONV_DIRECT;
   } else {
     state.algorithm = pointwise ? CONV_GEMM_1X1 : CONV_IM2COL_GEMM;
@@ -127,6 +134,14 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
   conv_state* result = malloc(sizeof(*result));
   if (result == NULL) return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory");
   *result = state;
+  const char* kind = state.algorithm == CONV_GEMM_1X1 ? "1x1_gemm_" : "im2col_gemm_";
+  if (state.algorithm == CONV_DEPTHWISE) {
+    snprintf(result->kernel, sizeof(result->kernel), "dwconv%dd_ref", spatial);
+  } else if (state.algorithm == CONV_DIRECT) {
+    snprintf(result->kernel, sizeof(result->kernel), "conv%dd_direct_ref", spatial);
+  } else {
+    snprintf(result->kernel, sizeof(result->kernel), "conv%dd_%s%s", spatial, kind, state.gemm->name);
+  }
   if (state.algorithm == CONV_GEMM_1X1 || state.algorithm == CONV_IM2COL_GEMM) {
     const size_t reduction = state.in_channels_per_group * kernel_size;
     result->packed_group_floats = cnnrt_f32_gemm_packed_a_floats(out_per_group, reduction, state.gemm->mr);
@@ -222,14 +237,6 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
   return CNNRT_OK;
 }
 
-static const char* conv_kernel_name(int algorithm, int spatial) {
-  static const char* const names[2][4] = {
-      {"conv1d_direct_ref", "dwconv1d_ref", "conv1d_1x1_gemm_4x8_scalar", "conv1d_im2col_gemm_4x8_scalar"},
-      {"conv2d_direct_ref", "dwconv2d_ref", "conv2d_1x1_gemm_4x8_scalar", "conv2d_im2col_gemm_4x8_scalar"},
-  };
-  return names[spatial - 1][algorithm];
-}
-
 static cnnrt_status conv_reshape(const cnnrt_node* node, const void* opaque, const cnnrt_shape* inputs,
                                  cnnrt_shape* outputs, cnnrt_reshape_info* info) {
   const conv_state* state = opaque;
@@ -250,7 +257,7 @@ static cnnrt_status conv_reshape(const cnnrt_node* node, const void* opaque, con
   if ((status = cnnrt_node_check_residual(node, inputs, y)) != CNNRT_OK) return status;
   info->workspace_bytes = plan.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1);
   info->macs = (uint64_t)g->batch * g->out_channels * plan.pixels * plan.reduction;
-  info->kernel = conv_kernel_name(state->algorithm, state->window.spatial);
+  info->kernel = state->kernel;
   return CNNRT_OK;
 }
 
@@ -300,7 +307,7 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
     const float* image = job->x + (n * g->in_channels + group * state->in_channels_per_group) * g->in_h * g->in_w;
     const float* packed_group = state->packed_weights + group * state->packed_group_floats;
     if (state->algorithm == CONV_IM2COL_GEMM) {
-      cnnrt_f32_im2col_packed_ref(g, image, pixel0, pixels, nr, scratch);
+      gemm->im2col(g, image, pixel0, pixels, nr, scratch);
     }
     for (size_t oc = oc_begin; oc < oc_end; oc += mr) {
       const size_t rows = oc_end - oc < mr ? oc_end - oc : mr;

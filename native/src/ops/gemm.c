@@ -5,6 +5,7 @@
  * (batch, row block, column block) tiles of the output; each output element
  * is summed over the whole of K in one order, whatever the split.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,7 @@ typedef struct gemm_state {
   const cnnrt_f32_gemm_config* config;
   float* b_packed; /* constant B, packed at load; NULL otherwise */
   size_t b_k, b_n;
+  char kernel[48];  /* the name reshape reports */
 } gemm_state;
 
 static void gemm_destroy(void* opaque) {
@@ -152,6 +154,7 @@ static cnnrt_status gemm_create(const cnnrt_graph* graph, const cnnrt_node* node
   if ((status = cnnrt_attr_float(node, "alpha", 1.0f, &state.alpha)) != CNNRT_OK) return status;
   if ((status = cnnrt_attr_float(node, "beta", 1.0f, &state.beta)) != CNNRT_OK) return status;
   state.config = cnnrt_f32_gemm_config_get();
+  snprintf(state.kernel, sizeof(state.kernel), "gemm_%s", state.config->name);
   gemm_state* result = malloc(sizeof(*result));
   if (result == NULL) return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory");
   *result = state;
@@ -213,7 +216,7 @@ static cnnrt_status gemm_reshape(const cnnrt_node* node, const void* opaque, con
   gemm_split_make(state->config, 1, (size_t)m, (size_t)n, (size_t)k, state->b_packed != NULL, info->threads, &split);
   info->workspace_bytes = split.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1);
   info->macs = (uint64_t)m * (uint64_t)n * (uint64_t)k;
-  info->kernel = "gemm_4x8_scalar";
+  info->kernel = state->kernel;
   return CNNRT_OK;
 }
 
@@ -316,6 +319,7 @@ typedef struct matmul_state {
   const cnnrt_f32_gemm_config* config;
   float* b_packed;          /* constant B: every batch matrix packed; NULL otherwise */
   size_t b_matrix_floats;
+  char kernel[48];  /* the name reshape reports */
 } matmul_state;
 
 static void matmul_destroy(void* opaque) {
@@ -332,6 +336,7 @@ static cnnrt_status matmul_create(const cnnrt_graph* graph, const cnnrt_node* no
   matmul_state* state = calloc(1, sizeof(*state));
   if (state == NULL) return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory");
   state->config = cnnrt_f32_gemm_config_get();
+  snprintf(state->kernel, sizeof(state->kernel), "matmul_gemm_%s", state->config->name);
   if (cnnrt_node_constant(graph, node, 1) != NULL) {
     const cnnrt_tensor_def* b;
     if ((status = cnnrt_node_constant_f32(graph, node, 1, "B", 1, CNNRT_MAX_RANK, &b)) != CNNRT_OK) {
@@ -425,7 +430,7 @@ static cnnrt_status matmul_reshape(const cnnrt_node* node, const void* opaque, c
   gemm_split_make(state->config, s.batch, s.m, s.n, s.k, state->b_packed != NULL, info->threads, &split);
   info->workspace_bytes = split.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1);
   info->macs = (uint64_t)s.batch * s.m * s.n * s.k;
-  info->kernel = "matmul_gemm_4x8_scalar";
+  info->kernel = state->kernel;
   return CNNRT_OK;
 }
 

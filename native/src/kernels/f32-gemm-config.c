@@ -1,0 +1,47 @@
+/*
+ * The fp32 GEMM configuration: which microkernel (and so which MR x NR tile,
+ * which decides how weights are packed) ops use on this CPU. Chosen once from
+ * the ISA level cpu.c reports; ops read the config and never test CPU flags.
+ */
+#include <pthread.h>
+
+#include "core/cpu.h"
+#include "kernels/kernels.h"
+
+/* Every variant this build has. Each level uses its preferred variant (the
+ * fastest tile measured with benchmarks/bench_gemm.c); a level with none
+ * (NEON, for now) uses the scalar kernel. Tests and benchmarks walk the whole
+ * table, so the other tiles stay correct and can be re-measured. */
+static const cnnrt_f32_gemm_config variants[] = {
+    {cnnrt_f32_gemm_ukernel_4x8__scalar, cnnrt_f32_im2col_packed_ref, 4, 8, "scalar", "4x8_scalar", CNNRT_ISA_SCALAR, 1},
+#if defined(__x86_64__) || defined(_M_X64)
+    {cnnrt_f32_gemm_ukernel_6x16__avx2, cnnrt_f32_im2col_packed_ref, 6, 16, "avx2", "6x16_avx2", CNNRT_ISA_AVX2, 1},
+    {cnnrt_f32_gemm_ukernel_6x32__avx512, cnnrt_f32_im2col_packed__avx512, 6, 32, "avx512", "6x32_avx512", CNNRT_ISA_AVX512, 0},
+    {cnnrt_f32_gemm_ukernel_8x32__avx512, cnnrt_f32_im2col_packed__avx512, 8, 32, "avx512", "8x32_avx512", CNNRT_ISA_AVX512, 1},
+    {cnnrt_f32_gemm_ukernel_12x32__avx512, cnnrt_f32_im2col_packed__avx512, 12, 32, "avx512", "12x32_avx512", CNNRT_ISA_AVX512, 0},
+    {cnnrt_f32_gemm_ukernel_14x32__avx512, cnnrt_f32_im2col_packed__avx512, 14, 32, "avx512", "14x32_avx512", CNNRT_ISA_AVX512, 0},
+#endif
+};
+
+size_t cnnrt_f32_gemm_variants(const cnnrt_f32_gemm_config** table) {
+  *table = variants;
+  return sizeof(variants) / sizeof(variants[0]);
+}
+
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_for_level(int level) {
+  const cnnrt_f32_gemm_config* best = &variants[0];
+  for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+    if (variants[i].preferred && variants[i].level == level) best = &variants[i];
+  }
+  return best;
+}
+
+static const cnnrt_f32_gemm_config* chosen;
+static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
+
+static void choose(void) { chosen = cnnrt_f32_gemm_config_for_level(cnnrt_cpu_level()); }
+
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_get(void) {
+  pthread_once(&chosen_once, choose);
+  return chosen;
+}
