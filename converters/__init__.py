@@ -14,3 +14,12 @@ __all__ = [
     "ConversionError", "UnsupportedOpsError", "UnsupportedNode", "FormatError", "ModelFile",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # The zoo needs torch, an optional dependency: import it only when asked for.
+    if name == "zoo":
+        import importlib
+
+        return importlib.import_module(".zoo", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -81,7 +81,9 @@ def onnx_param_count(model: onnx.ModelProto) -> int:
 
 _SAME_SHAPE_OPS = {"Relu", "LeakyRelu", "Clip", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "SiLU",
                    "Gelu", "Elu", "Softplus", "Exp", "Log", "Sqrt", "Abs", "Neg", "Erf", "Reciprocal",
-                   "Floor", "Ceil", "BatchNormalization", "LRN", "Softmax", "LogSoftmax"}
+                   "Floor", "Ceil", "BatchNormalization", "LRN", "Softmax", "LogSoftmax",
+                   "Selu", "Celu", "ThresholdedRelu", "Softsign", "Mish", "Sign", "Round",
+                   "InstanceNormalization", "GroupNormalization"}
 
 
 def _fill_missing_shapes(g: Graph) -> None:
@@ -151,10 +153,22 @@ def build_graph(model: onnx.ModelProto, *, input_names: Sequence[str] | None = N
     removed = passes.remove_noops(g)
     log.append(("remove_noops", _describe_counts(removed, "removed")))
     folded = passes.fold_constants(g)
+    refresh_shapes(g)
+    # Folding can make a shape known that was not (a Slice whose bounds came from a Shape, as
+    # torch.chunk exports), and a later Shape -> Reshape chain then resolves: fold again while
+    # Shape nodes remain and a round makes progress (one round per chained block, as in
+    # ShuffleNetV2's chunk -> concat -> channel shuffle units).
+    for _ in range(64):
+        if not any(n.op == "Shape" for n in g.nodes):
+            break
+        again = passes.fold_constants(g)
+        if not again["folded"] and not again["resolved"]:
+            break
+        refresh_shapes(g)
+        folded = {k: folded[k] + again[k] for k in folded}
     log.append(("fold_constants", f"evaluated {folded['folded']} constant node(s), resolved "
                                   f"{folded['resolved']} run-time shape target(s), removed "
                                   f"{folded['dead']} dead node(s)"))
-    refresh_shapes(g)
     removed = passes.remove_noops(g)
     if any(removed.values()):
         log.append(("remove_noops", _describe_counts(removed, "removed")))
@@ -184,17 +198,52 @@ def build_graph(model: onnx.ModelProto, *, input_names: Sequence[str] | None = N
     return g, log
 
 
+def _is_checkpoint(source: Any) -> bool:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source).endswith((".pth", ".pt"))
+    return isinstance(source, dict) and bool(source) and all(isinstance(k, str) for k in source) and \
+        type(next(iter(source.values()))).__name__ == "Tensor"
+
+
+def _describe_source(source: Any) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return f"'{os.fspath(source)}'"
+    return f"a {type(source).__name__}"
+
+
 def convert(source: Any, output_path: str | os.PathLike, *, example_input: Any = None,
             input_names: Sequence[str] | None = None, output_names: Sequence[str] | None = None,
             dynamic_batch: bool = True, opset: int = 17, labels: Sequence[str] | None = None,
             preprocessing: dict | None = None, fold_batchnorm: bool = True,
-            fuse: bool = True) -> ConversionReport:
+            fuse: bool = True, arch: str | None = None,
+            arch_options: dict | None = None) -> ConversionReport:
     """Convert an ONNX model (path, bytes, ModelProto) or a torch.nn.Module to a `.cnnrt` file.
 
     ``example_input``, ``dynamic_batch`` and ``opset`` apply to torch modules (exported with a
     symbolic batch dim named "batch" when ``dynamic_batch``); ONNX models keep their own dims.
     ``input_names``/``output_names`` name the graph's inputs/outputs (torch) or rename them (ONNX).
+
+    A PyTorch checkpoint (a ``.pth``/``.pt`` path or a state dict) needs ``arch``, a zoo
+    architecture (``cnnrt.converters.zoo.names()``) built with ``arch_options`` (its
+    constructor's keyword arguments, e.g. ``{"num_classes": 10}``); the weights load strictly,
+    and ``example_input`` defaults to the architecture's usual input at batch 1.
     """
+    checkpoint = _is_checkpoint(source)
+    if checkpoint or arch is not None:
+        if arch is None:
+            raise ConversionError(f"{_describe_source(source)} holds only weights: give the architecture with "
+                                  f"arch=... (cnnrt convert --arch NAME); see cnnrt.converters.zoo.names()")
+        if not checkpoint and not _is_torch_module(source):
+            raise ConversionError(f"arch={arch!r} applies to a PyTorch checkpoint (.pth/.pt or a state dict), "
+                                  f"found {_describe_source(source)}")
+        from . import zoo
+
+        if arch not in zoo.names():
+            raise ConversionError(f"unknown architecture {arch!r}; the zoo has: {', '.join(zoo.names())}")
+        if checkpoint:
+            source = zoo.load_checkpoint(arch, source, **(arch_options or {}))
+        if example_input is None:
+            example_input = zoo.example_input(arch, batch=1)
     parent = os.path.dirname(os.path.abspath(os.fspath(output_path)))
     if not os.path.isdir(parent):
         raise ConversionError(f"output folder '{parent}' does not exist (writing '{os.fspath(output_path)}')")
