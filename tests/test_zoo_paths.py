@@ -4,7 +4,7 @@ opsets 13 and 17, a .pth state dict with --arch, and the dynamo exporter
 (opset 18+, weights in an external data file) on representative models.
 The module-path file also runs at batch 1 and 4. Bounds: max|Δ|/max|ref| <= 1e-4, or for
 the deepest nets (ResNet-101/152, Inception-v3, EfficientNet-B7, where PyTorch's own
-float32 result is 1e-4..5e-4 away from float64) no further from float64 than 2x PyTorch
+float32 result is 1e-4..5e-4 away from float64) no further from float64 than 4x PyTorch
 float32 (ZooResult.within_bounds)."""
 from __future__ import annotations
 
