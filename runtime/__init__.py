@@ -19,6 +19,7 @@ from ._errors import (
 )
 from ._model import Model, TensorInfo, load
 from ._cnnrt import cpu_description as _cpu_description
+from ._cnnrt import cpu_fma_peak_gflops as _cpu_fma_peak_gflops
 from ._cnnrt import version as _native_version
 
 __version__ = "0.1.0"
@@ -33,6 +34,12 @@ def cpu_description() -> str:
     """What the native library found about this CPU and which kernels it uses,
     e.g. "x86-64: avx2 fma avx512f ...; using avx512" (CNNRT_ISA lowers the level)."""
     return _cpu_description()
+
+
+def cpu_fma_peak_gflops(seconds: float = 0.2) -> float:
+    """Measured single-core float32 FMA throughput (GFLOP/s) at the ISA level
+    the kernels use; benchmarks report speed as a fraction of it."""
+    return _cpu_fma_peak_gflops(seconds)
 
 
 def convert(source, output_path, **options):
@@ -58,6 +65,7 @@ __all__ = [
     "UnsupportedError",
     "convert",
     "cpu_description",
+    "cpu_fma_peak_gflops",
     "load",
     "native_version",
 ]

@@ -234,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="a .cnnrt file, an .onnx file, or a zoo architecture name (resnet50, vgg16, ...)")
     p.add_argument("--shape", action="append", help="NAME=D0,D1,... input shape (repeatable)")
     p.set_defaults(func=cmd_summary)
+
+    from .bench import add_arguments, main_bench
+
+    p = sub.add_parser("bench", help="latency next to ONNX Runtime / OpenVINO / PyTorch, each in its own process")
+    add_arguments(p)
+    p.set_defaults(func=main_bench)
     return parser
 
 

@@ -345,6 +345,10 @@ PYBIND11_MODULE(_cnnrt, m) {
   m.doc() = "cnnrt native module: a thin binding of the public C API";
   m.def("version", []() { return std::string(cnnrt_version_string()); });
   m.def("cpu_description", []() { return std::string(cnnrt_cpu_description()); });
+  m.def("cpu_fma_peak_gflops", [](double seconds) {
+    py::gil_scoped_release release;
+    return cnnrt_cpu_fma_peak_gflops(seconds);
+  }, py::arg("seconds") = 0.2);
 
   py::class_<Model, std::shared_ptr<Model>>(m, "Model")
       .def_static("load_file", &Model::load_file, py::arg("path"), py::arg("verify_weights") = false,

@@ -87,6 +87,10 @@ CNNRT_API const char* cnnrt_dtype_name(cnnrt_dtype dtype);
  * use) lowers the level; a level the CPU lacks is ignored and the line says so.
  * The string is constant for the life of the process. */
 CNNRT_API const char* cnnrt_cpu_description(void);
+/* Measured single-core float32 FMA throughput in GFLOP/s (1 FMA = 2 FLOPs) at
+ * the ISA level kernels use, the best of repeated loops over about `seconds`
+ * (0 = 0.2 s). Benchmarks report GFLOP/s as a fraction of it. */
+CNNRT_API double cnnrt_cpu_fma_peak_gflops(double seconds);
 
 /* ---- model ------------------------------------------------------------ */
 

@@ -118,6 +118,11 @@ void cnnrt_f32_deconv2d_ref(const cnnrt_conv2d_geometry* geometry, const float* 
 void cnnrt_f32_epilogue_ref(float* y, size_t n, float bias, const float* residual, int activation,
                             float alpha, float beta);
 
+/* ---- FMA throughput loops (cnnrt_cpu_fma_peak_gflops) ------------------
+ * Run `iterations` rounds of independent FMA chains; return the FLOPs done. */
+uint64_t cnnrt_f32_fma_loop__avx512(uint64_t iterations, float* sink);
+uint64_t cnnrt_f32_fma_loop__avx2(uint64_t iterations, float* sink);
+
 #ifdef __cplusplus
 }
 #endif
