@@ -111,3 +111,20 @@ def test_c_example_builds_and_runs(small_cnn_file, tmp_path):
         assert abs(float(match.group(1)) - float(expected.sum(dtype=np.float64))) < 1e-4
         top1 = int(re.search(r"top-5: (\d+)", result.stdout).group(1))
         assert top1 == int(np.argmax(expected))
+
+
+def test_cmake_alone_builds_installs_and_links_the_library(small_cnn_file, tmp_path):
+    """No Python involved: the C library builds with CMake, installs with its
+    package files, and the example app links against that install."""
+    cmake = shutil.which("cmake")
+    assert cmake, "cmake is installed with the test dependencies"
+    build, prefix, app = tmp_path / "build", tmp_path / "prefix", tmp_path / "app"
+    run = lambda *args: subprocess.run(args, check=True, capture_output=True, text=True)  # noqa: E731
+    run(cmake, "-S", REPO, "-B", str(build), f"-DCMAKE_INSTALL_PREFIX={prefix}", "-DCMAKE_BUILD_TYPE=Release")
+    run(cmake, "--build", str(build), "--parallel", "2")
+    run(cmake, "--install", str(build))
+    assert (prefix / "include" / "cnnrt" / "cnnrt.h").exists()
+    run(cmake, "-S", os.path.join(REPO, "examples", "c"), "-B", str(app), f"-DCMAKE_PREFIX_PATH={prefix}")
+    run(cmake, "--build", str(app))
+    result = subprocess.run([str(app / "run_model_static"), small_cnn_file], capture_output=True, text=True)
+    assert result.returncode == 0 and "output" in result.stdout, result.stderr
