@@ -72,7 +72,7 @@ OP_CODES: dict[str, int] = {
     "Add": 50, "Sub": 51, "Mul": 52, "Div": 53, "Pow": 54, "Max": 55, "Min": 56,
     "Concat": 70, "Split": 71, "Slice": 72, "Flatten": 73, "Reshape": 74,
     "Transpose": 75, "Pad": 76, "Resize": 77, "DepthToSpace": 78, "SpaceToDepth": 79, "Expand": 80,
-    "Tile": 81, "ArgMax": 86, "ArgMin": 87, "ReduceLogSum": 88, "ReduceLogSumExp": 89,
+    "Tile": 81, "TopK": 82, "ArgMax": 86, "ArgMin": 87, "ReduceLogSum": 88, "ReduceLogSumExp": 89,
     "Softmax": 90, "LogSoftmax": 91, "ReduceMean": 92, "ReduceSum": 93,
     "ReduceMax": 94, "ReduceMin": 95, "ReduceProd": 96, "ReduceL1": 97, "ReduceL2": 98,
     "ReduceSumSquare": 99,
@@ -86,7 +86,7 @@ EPILOGUE_OPS: dict[str, bool] = {"Conv": True, "Gemm": True, "MatMul": True,
                                  "ConvTranspose": False, "Add": False}
 
 # Ops whose output k is int64 (indices); every other computed tensor is float32.
-INT64_OUTPUTS: dict[str, set[int]] = {"ArgMax": {0}, "ArgMin": {0}}
+INT64_OUTPUTS: dict[str, set[int]] = {"ArgMax": {0}, "ArgMin": {0}, "TopK": {1}}
 
 # Attribute names whose list values are floats even when written as integers.
 FLOAT_LIST_ATTRS = {"scales"}

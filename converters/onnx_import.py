@@ -3,7 +3,7 @@ ops to the cnnrt ops of docs/ops.md with normalised attributes.
 
 Lowering turns the constant ONNX *inputs* that configure an op (Clip min/max,
 Reshape shape, Pad pads, Slice starts/ends/axes/steps, Resize scales/sizes,
-Split split, Reduce* axes, Squeeze/Unsqueeze axes) into attributes, so every
+Split split, Reduce* axes, Squeeze/Unsqueeze axes, TopK K) into attributes, so every
 opset from 9 on lowers to one form.  ``lower`` never stops at the first
 problem: it collects every node it cannot lower and raises one
 ``UnsupportedOpsError`` listing them all.
@@ -742,7 +742,20 @@ class _Lowering:
             else:
                 raise Unsupported("Resize has neither constant 'scales' nor constant 'sizes'")
         self._check_linear(attrs, node, self.g.shape(node.inputs[0]))
-        self.emit(node, "Resize", [node.inputs[0]], attrs=attrs)
+        inputs = [node.inputs[0]]
+        if node.op_version >= 11 and len(node.inputs) > 4 and node.inputs[4]:
+            # Sizes copied at run time from dims of a Reference tensor (passes.fold_constants).
+            sizes_from = self.ints(a.get("sizes_from", []))
+            if "sizes" not in attrs or len(sizes_from) != len(attrs["sizes"]):
+                raise Unsupported("Resize reference input without matching 'sizes_from'")
+            if attrs["mode"] != "nearest" and any(f != -1 for f in sizes_from[:-2]):
+                raise Unsupported(f"{attrs['mode']} Resize takes dims {sizes_from} of a reference tensor: "
+                                  f"it resizes only the last two dims")
+            attrs["sizes_from"] = sizes_from
+            if all(v == -1 for v in attrs["sizes"]):
+                del attrs["sizes"]
+            inputs.append(node.inputs[4])
+        self.emit(node, "Resize", inputs, attrs=attrs)
 
     # -- normalisation and reductions ---------------------------------------------
     def _softmax(self, node: Node) -> None:
@@ -859,6 +872,37 @@ class _Lowering:
 
     def op_ArgMin(self, node: Node) -> None:
         self._arg(node)
+
+    def op_TopK(self, node: Node) -> None:
+        a = node.attrs
+        if node.op_version < 10:
+            if "k" not in a:
+                raise Unsupported("missing required attribute 'k'")
+            k = int(a["k"])
+        else:
+            values = self.ints(self.const(node, 1, "K"))
+            if len(values) != 1:
+                raise Unsupported(f"K expected one value, found {len(values)}")
+            k = values[0]
+        if k < 0:
+            raise Unsupported(f"K {k} is negative")
+        t = self.g.tensors.get(node.inputs[0])
+        if t is not None and t.data is None and t.np_dtype is not None and t.np_dtype != np.float32:
+            raise Unsupported(f"input has dtype {t.np_dtype}; cnnrt TopK reads float32")
+        attrs = {"k": k, "axis": int(a.get("axis", -1))}
+        if int(a.get("largest", 1)) == 0:
+            attrs["largest"] = 0
+        if int(a.get("sorted", 1)) == 0:
+            attrs["sorted"] = 0
+        outputs = [node.outputs[0] if node.outputs and node.outputs[0] else ""]
+        indices = node.outputs[1] if len(node.outputs) > 1 and node.outputs[1] else ""
+        if indices and indices in self.used:
+            outputs.append(indices)
+        if not outputs[0]:  # only the indices are used: the values still need a tensor
+            outputs[0] = self.g.unique_tensor_name(f"{node.name}_values")
+            shape = self.g.shape(indices)
+            self.g.tensors[outputs[0]] = Tensor(outputs[0], DTYPE_F32, None if shape is None else list(shape))
+        self.emit(node, "TopK", [self.float_input(node.inputs[0])], outputs=outputs, attrs=attrs)
 
     def op_LRN(self, node: Node) -> None:
         if "size" not in node.attrs:

@@ -6,7 +6,8 @@ Before lowering (ONNX-level graph, ONNX op types):
                        (onnx.reference); Shape -> Gather -> Unsqueeze -> Concat chains are
                        evaluated symbolically (each element an int or a run-time symbol)
                        so a Reshape / Resize target that depends on a run-time batch
-                       becomes a constant with 0 (copy) / -1 (infer) entries.
+                       becomes a constant with 0 (copy) / -1 (infer) entries, and a Resize
+                       to dims of another tensor takes that tensor as its Reference input.
 After lowering (cnnrt ops):
   fold_batchnorm       BatchNormalization after a Conv / ConvTranspose whose output has no
                        other consumer is folded into its weights and bias.  Any other
@@ -304,6 +305,71 @@ def _resolve_target(g: Graph, data: str, vec: SymVec, keep_code: int, allowzero:
     return out if infer <= 1 else None
 
 
+def _resolve_resize_reference(g: Graph, node: Node, vec: SymVec) -> int:
+    """Resize to run-time sizes that are dims of another tensor (``interpolate(x, size=t.shape[-2:])``):
+    make ``sizes`` a constant with -1 on those dims, add that tensor as a fifth input (the cnnrt
+    Resize's Reference) and record in attribute ``sizes_from`` which of its dims each output dim
+    copies (docs/ops.md, Resize). Returns 1 when rewritten, 0 when the sizes are not of that form
+    (computed from dims, or from dims of several tensors)."""
+    data = node.inputs[0]
+    shape = g.shape(data) or []
+    sizes: list[int] = []
+    needed: dict[int, Sym] = {}
+    for k, v in enumerate(vec.values):
+        if not isinstance(v, Sym):
+            sizes.append(int(v))
+            continue
+        if k < len(shape) and v.matches(data, k, shape[k]):
+            sizes.append(-1)
+            continue
+        if v.key[0] not in ("dim", "param"):
+            return 0
+        sizes.append(-1)
+        needed[k] = v
+    if not needed or len(sizes) != len(shape):
+        return 0
+    position = g.nodes.index(node)
+    produced_before = {o for n in g.nodes[:position] for o in n.outputs if o}
+    preferred = list(g.inputs) + [v.key[1] for v in needed.values() if v.key[0] == "dim"]
+    candidates = preferred + [t for t in g.tensors if t not in preferred]
+
+    def dim_of(tensor: str, sym: Sym) -> int | None:
+        t_shape = g.shape(tensor)
+        if t_shape is None:
+            return None
+        if sym.key[0] == "dim":
+            if sym.key[1] == tensor:
+                return sym.key[2]
+            src = g.shape(sym.key[1])
+            param = src[sym.key[2]] if src is not None and sym.key[2] < len(src) else None
+            sym = Sym(("param", param)) if isinstance(param, str) else sym
+        if sym.key[0] == "param":
+            for j, d in enumerate(t_shape):
+                if d == sym.key[1]:
+                    return j
+        return None
+
+    for ref in candidates:
+        t = g.tensors.get(ref)
+        if t is None or t.data is not None or t.np_dtype != np.float32:
+            continue
+        if ref not in g.inputs and ref not in produced_before:
+            continue  # the reference must be computed before the Resize
+        dims = {k: dim_of(ref, v) for k, v in needed.items()}
+        if any(d is None for d in dims.values()):
+            continue
+        sizes_from = [dims.get(k, -1) for k in range(len(sizes))]
+        node.inputs = (list(node.inputs) + [""] * 4)[:3] + [
+            g.add_constant(f"{node.name}_sizes", np.array(sizes, np.int64)), ref]
+        node.attrs["sizes_from"] = sizes_from
+        ref_shape = g.shape(ref)
+        out = g.tensor(node.outputs[0])
+        out.shape = [ref_shape[f] if f >= 0 else (shape[k] if s == -1 else s)
+                     for k, (s, f) in enumerate(zip(sizes, sizes_from))]
+        return 1
+    return 0
+
+
 def fold_constants(g: Graph) -> dict[str, int]:
     """Evaluate constant and shape-only subgraphs; returns counts by kind."""
     syms: dict[str, SymVec] = {}
@@ -348,6 +414,8 @@ def fold_constants(g: Graph) -> dict[str, int]:
             if target is not None:
                 node.inputs[3] = g.add_constant(f"{node.name}_sizes", np.array(target, np.int64))
                 resolved += 1
+            else:
+                resolved += _resolve_resize_reference(g, node, syms[node.inputs[3]])
             continue
         vec = _symbolic(g, node, syms)
         if vec is None:

@@ -113,7 +113,9 @@ def summarize(model, input_shapes: Mapping[str, Sequence[int]] | None = None) ->
                 kernel = attrs["kernel_shape"]
             elif len(node["inputs"]) > 1 and node["inputs"][1]:
                 kernel = model.tensor(node["inputs"][1]).shape[2:]
-        data_inputs = [i for i in node["inputs"] if i and i in fields]
+        # A Resize's Reference input gives only its shape: its values reach no output.
+        read = node["inputs"][:1] if node["op"] == "Resize" else node["inputs"]
+        data_inputs = [i for i in read if i and i in fields]
         in_shape = tensor_shapes.get(node["inputs"][0]) if node["inputs"] and node["inputs"][0] else None
         result = _propagate(node["op"], attrs, kernel, [fields[i] for i in data_inputs], in_shape)
         for k, out in enumerate(node["outputs"]):

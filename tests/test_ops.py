@@ -28,6 +28,7 @@ import pytest
 
 import cnnrt
 import cnnrt.converters.errors
+from cnnrt.converters.cnnrt_file import read_model
 import reference as R
 from onnx_builders import make_model, make_node_model, run_ort
 from reference._common import resolve_pads
@@ -1304,3 +1305,231 @@ def test_arg_max_min(tmp_path, op: str, axis: int, keepdims: int, last: int) -> 
     assert got[0].dtype == np.int64
     np.testing.assert_array_equal(got[0], ref)
     np.testing.assert_array_equal(got[0], run_ort(model, feeds)[0])
+
+
+# --------------------------------------------------------------------------- Resize to the size of another tensor
+
+def _i64(*values: int) -> np.ndarray:
+    return np.array(values, np.int64)
+
+
+def _run_at_shapes(tmp_path, model: onnx.ModelProto, feeds_list: Sequence[dict], refs_list: Sequence[list[np.ndarray]],
+                   what: str, exact: bool = False, k: int = 1) -> cnnrt.Model:
+    """Converts once, then runs one loaded model at several input shapes; every run is compared
+    with the reference and with ONNX Runtime."""
+    path = tmp_path / "model.cnnrt"
+    cnnrt.convert(model, str(path))
+    loaded = cnnrt.load(str(path), threads=2)
+    for feeds, refs in zip(feeds_list, refs_list):
+        out = loaded.run(dict(feeds))
+        got = [out[o.name] for o in model.graph.output]
+        shapes = {n: v.shape for n, v in feeds.items()}
+        for i, (g, r, o) in enumerate(zip(got, refs, run_ort(model, feeds))):
+            assert_matches(g, r, f"{what} {shapes} [out {i}] vs reference", exact, k)
+            assert_matches(g, o, f"{what} {shapes} [out {i}] vs ONNX Runtime", exact, k)
+    return loaded
+
+
+def _resize_nodes(mode: str, coord: str, sizes: str) -> list[onnx.NodeProto]:
+    attrs = {"mode": mode, "coordinate_transformation_mode": coord}
+    if mode == "nearest":
+        attrs["nearest_mode"] = "floor"
+    return [oh.make_node("Resize", ["X", "", "", sizes], ["Y"], **attrs)]
+
+
+RESIZE_LIKE_SHAPES = [((1, 3, 4, 5), (1, 2, 9, 7)), ((2, 3, 6, 3), (2, 5, 12, 11)), ((1, 3, 4, 5), (1, 2, 3, 2))]
+
+
+@pytest.mark.parametrize(("mode", "coord"), [("linear", "half_pixel"), ("linear", "align_corners"),
+                                             ("nearest", "asymmetric"), ("cubic", "pytorch_half_pixel")])
+def test_resize_to_reference_shape_slice(tmp_path, mode: str, coord: str) -> None:
+    """interpolate(x, size=r.shape[-2:]) as torch exports it: Shape -> Slice -> Concat -> Resize
+    sizes, with run-time batch, height and width; one converted model runs at several sizes."""
+    nodes = [
+        oh.make_node("Shape", ["X"], ["x_shape"]),
+        oh.make_node("Slice", ["x_shape", "zero", "two"], ["x_nc"]),
+        oh.make_node("Shape", ["R"], ["r_shape"]),
+        oh.make_node("Slice", ["r_shape", "two", "four"], ["r_hw"]),
+        oh.make_node("Concat", ["x_nc", "r_hw"], ["sizes"], axis=0),
+    ] + _resize_nodes(mode, coord, "sizes")
+    model = make_model(nodes, {"X": (["N", 3, "h", "w"], np.float32), "R": (["N", "c", "H", "W"], np.float32)},
+                       ["Y"], initializers={"zero": _i64(0), "two": _i64(2), "four": _i64(4)})
+    rng = np.random.default_rng(40)
+    feeds = [{"X": randn(rng, *xs), "R": randn(rng, *rs)} for xs, rs in RESIZE_LIKE_SHAPES]
+    refs = [[R.resize(f["X"], sizes=[*f["X"].shape[:2], *f["R"].shape[2:]], mode=mode,
+                      coordinate_transformation_mode=coord, nearest_mode="floor")] for f in feeds]
+    _run_at_shapes(tmp_path, model, feeds, refs, f"Resize {mode} {coord} to R's size", exact=mode == "nearest",
+                   k=16 if mode == "cubic" else 1)
+
+
+@pytest.mark.parametrize("swap", [False, True], ids=["hw", "wh"])
+def test_resize_to_reference_shape_gather(tmp_path, swap: bool) -> None:
+    """Shape -> Gather (scalar) -> Unsqueeze -> Concat -> Resize sizes; swapped, the output's
+    height is the reference's width (sizes_from picks any reference dim)."""
+    h, w = ("r_w", "r_h") if swap else ("r_h", "r_w")
+    nodes = [
+        oh.make_node("Shape", ["X"], ["x_shape"]),
+        oh.make_node("Slice", ["x_shape", "zero", "two"], ["x_nc"]),
+        oh.make_node("Shape", ["R"], ["r_shape"]),
+        oh.make_node("Gather", ["r_shape", "index_h"], ["r_h0"], axis=0),
+        oh.make_node("Gather", ["r_shape", "index_w"], ["r_w0"], axis=0),
+        oh.make_node("Unsqueeze", ["r_h0", "axes"], ["r_h"]),
+        oh.make_node("Unsqueeze", ["r_w0", "axes"], ["r_w"]),
+        oh.make_node("Concat", ["x_nc", h, w], ["sizes"], axis=0),
+    ] + _resize_nodes("nearest", "half_pixel", "sizes")
+    inits = {"zero": _i64(0), "two": _i64(2), "axes": _i64(0), "index_h": np.array(2, np.int64),
+             "index_w": np.array(3, np.int64)}
+    model = make_model(nodes, {"X": (["N", 3, "h", "w"], np.float32), "R": (["N", "c", "H", "W"], np.float32)},
+                       ["Y"], initializers=inits)
+    rng = np.random.default_rng(41)
+    feeds = [{"X": randn(rng, *xs), "R": randn(rng, *rs)} for xs, rs in RESIZE_LIKE_SHAPES]
+    refs = []
+    for f in feeds:
+        hw = list(f["R"].shape[2:])[::-1] if swap else list(f["R"].shape[2:])
+        refs.append([R.resize(f["X"], sizes=[*f["X"].shape[:2], *hw], mode="nearest", nearest_mode="floor")])
+    _run_at_shapes(tmp_path, model, feeds, refs, f"Resize nearest to R's size (swap={swap})", exact=True)
+    (node,) = [n for n in read_model(str(tmp_path / "model.cnnrt")).nodes if n.op == "Resize"]
+    assert node.inputs == ["X", "R"]
+    assert node.attrs["sizes_from"] == ([-1, -1, 3, 2] if swap else [-1, -1, 2, 3])
+
+
+def test_resize_image_pooling_to_feature_size(tmp_path) -> None:
+    """DeepLabv3's image pooling branch: a 1x1 global average is upsampled to the size of an
+    intermediate feature map whose height and width shape inference cannot name (a max pool
+    of the input), so the Reference is that feature map, kept alive until the Resize runs."""
+    nodes = [
+        oh.make_node("MaxPool", ["X"], ["features"], kernel_shape=[2, 2], strides=[2, 2]),
+        oh.make_node("GlobalAveragePool", ["features"], ["pooled"]),
+        oh.make_node("Shape", ["features"], ["f_shape"]),
+        oh.make_node("Slice", ["f_shape", "two", "four"], ["f_hw"]),
+        oh.make_node("Shape", ["pooled"], ["p_shape"]),
+        oh.make_node("Slice", ["p_shape", "zero", "two"], ["p_nc"]),
+        oh.make_node("Concat", ["p_nc", "f_hw"], ["sizes"], axis=0),
+        oh.make_node("Resize", ["pooled", "", "", "sizes"], ["up"], mode="linear"),
+        oh.make_node("Relu", ["up"], ["Y"]),
+    ]
+    model = make_model(nodes, {"X": (["N", 4, "H", "W"], np.float32)}, ["Y"],
+                       initializers={"zero": _i64(0), "two": _i64(2), "four": _i64(4)})
+    rng = np.random.default_rng(42)
+    feeds = [{"X": randn(rng, *s)} for s in [(1, 4, 5, 7), (3, 4, 8, 2), (1, 4, 2, 3)]]
+    refs = []
+    for f in feeds:
+        features = R.max_pool(f["X"], kernel_shape=[2, 2], strides=[2, 2])
+        refs.append([np.broadcast_to(np.maximum(features.mean(axis=(2, 3), keepdims=True), 0),
+                                     features.shape).astype(np.float32)])
+    _run_at_shapes(tmp_path, model, feeds, refs, "image pooling upsampled to the feature size")
+    (node,) = [n for n in read_model(str(tmp_path / "model.cnnrt")).nodes if n.op == "Resize"]
+    assert node.inputs == ["pooled", "features"] and node.attrs["sizes_from"] == [-1, -1, 2, 3]
+
+
+def test_resize_to_computed_size_is_refused(tmp_path) -> None:
+    """Sizes computed from run-time dims (2 * H) are no dim of any tensor: refused, by name."""
+    nodes = [
+        oh.make_node("Shape", ["X"], ["x_shape"]),
+        oh.make_node("Slice", ["x_shape", "zero", "two"], ["x_nc"]),
+        oh.make_node("Slice", ["x_shape", "two", "four"], ["x_hw"]),
+        oh.make_node("Mul", ["x_hw", "two"], ["doubled"]),
+        oh.make_node("Concat", ["x_nc", "doubled"], ["sizes"], axis=0),
+    ] + _resize_nodes("linear", "half_pixel", "sizes")
+    model = make_model(nodes, {"X": (["N", 3, "H", "W"], np.float32)}, ["Y"],
+                       initializers={"zero": _i64(0), "two": _i64(2), "four": _i64(4)})
+    with pytest.raises(cnnrt.converters.errors.UnsupportedOpsError, match="Resize"):
+        cnnrt.convert(model, str(tmp_path / "m.cnnrt"))
+
+
+def _resize_reference_graph(inputs: list[str], attrs: dict, reference_shape: list) -> "cnnrt.converters.ir.Graph":
+    from cnnrt.converters.ir import Graph, Node, Tensor
+
+    g = Graph(opset=17)
+    g.tensors["x"] = Tensor("x", 1, [1, 2, 3, 4])
+    g.tensors["ref"] = Tensor("ref", 1, reference_shape)
+    g.tensors["y"] = Tensor("y", 1, [1, 2, None, None])
+    g.inputs, g.outputs = ["x", "ref"], ["y"]
+    g.nodes = [Node("up", "Resize", inputs, ["y"], {"mode": "linear", **attrs})]
+    return g
+
+
+def test_resize_reference_checks(tmp_path) -> None:
+    """The C op's own checks on a hand-written model: sizes_from and Reference go together,
+    and a reference dim that does not exist is a clear error at run time."""
+    from cnnrt.converters.cnnrt_file import write_model
+
+    path = str(tmp_path / "bad.cnnrt")
+    write_model(_resize_reference_graph(["x"], {"sizes_from": [-1, -1, 2, 3]}, [1, 1, 6, 8]), path)
+    with pytest.raises(cnnrt.InvalidModelError, match="sizes_from"):
+        cnnrt.load(path)
+    write_model(_resize_reference_graph(["x", "ref"], {"sizes": [-1, -1, 5, -1]}, [1, 1, 6, 8]), path)
+    with pytest.raises(cnnrt.InvalidModelError, match="sizes_from"):
+        cnnrt.load(path)
+    write_model(_resize_reference_graph(["x", "ref"], {"sizes_from": [-1, -1, 2, 1]}, [None, None]), path)
+    model = cnnrt.load(path)
+    x = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)
+    with pytest.raises(cnnrt.InvalidArgumentError, match="Reference"):
+        model.run({"x": x, "ref": np.zeros((6, 8), np.float32)})
+    # sizes_from alone (no scales / sizes): the other dims keep their size.
+    write_model(_resize_reference_graph(["x", "ref"], {"sizes_from": [-1, -1, 1, 0]}, [None, None]), path)
+    y = cnnrt.load(path).run({"x": x, "ref": np.zeros((8, 6), np.float32)})["y"]
+    np.testing.assert_allclose(y, R.resize(x, sizes=[1, 2, 6, 8], mode="linear"), rtol=0, atol=1e-5)
+
+
+# --------------------------------------------------------------------------- TopK
+
+def _topk_model(shape, k: int, axis: int | None, largest: int | None, sorted_: int | None, opset: int = 11,
+                indices: bool = True) -> onnx.ModelProto:
+    attrs = {"axis": axis, "largest": largest, "sorted": sorted_}
+    inits = {}
+    if opset >= 10:
+        inits["K"] = _i64(k)
+        node = oh.make_node("TopK", ["X", "K"], ["V", "I"], **{a: v for a, v in attrs.items() if v is not None})
+    else:
+        node = oh.make_node("TopK", ["X"], ["V", "I"], k=k, **({"axis": axis} if axis is not None else {}))
+    outputs = {"V": (None, np.float32)}
+    if indices:
+        outputs["I"] = (None, np.int64)
+    return make_model([node], {"X": (list(shape), np.float32)}, outputs, initializers=inits, opset=opset)
+
+
+def _check_topk(tmp_path, model, x, k, axis, largest, ort: bool = True, indices: bool = True) -> None:
+    got, _ = run_cnnrt(model, {"X": x}, tmp_path / "model.cnnrt")
+    values, order = R.top_k(x, k, axis=-1 if axis is None else axis, largest=1 if largest is None else largest)
+    what = f"TopK k={k} axis={axis} largest={largest} {x.shape}"
+    assert_matches(got[0], values, what, exact=True)
+    if indices:
+        assert got[1].dtype == np.int64, f"{what}: indices dtype {got[1].dtype}"
+        np.testing.assert_array_equal(got[1], order, err_msg=what)
+    if ort:
+        for g, o in zip(got, run_ort(model, {"X": x})):
+            np.testing.assert_array_equal(g, o, err_msg=f"{what} vs ONNX Runtime")
+
+
+@pytest.mark.parametrize(("shape", "k", "axis", "largest"), [
+    ((2, 5, 4), 3, None, None), ((2, 5, 4), 2, 1, 0), ((2, 5, 4), 5, -2, 1), ((3, 40), 25, 1, 1),
+    ((3, 40), 25, 1, 0), ((6,), 1, 0, 0), ((2, 3, 33, 2), 17, 2, 1), ((4, 7), 4, 0, 1),
+], ids=str)  # fmt: skip
+def test_topk(tmp_path, shape, k: int, axis: int | None, largest: int | None) -> None:
+    """Values rounded to halves, so ties are frequent: equal values keep index order. k > 16
+    takes the sorting path, smaller k the insertion path."""
+    x = (np.round(randn(np.random.default_rng(len(shape) * 10 + k), *shape, scale=2.0) * 2) / 2).astype(np.float32)
+    _check_topk(tmp_path, _topk_model(shape, k, axis, largest, None), x, k, axis, largest)
+
+
+def test_topk_opset1_and_values_only(tmp_path) -> None:
+    x = randn(np.random.default_rng(3), 3, 8, 5)
+    _check_topk(tmp_path, _topk_model(x.shape, 4, 1, None, None, opset=9), x, 4, 1, None)
+    model = _topk_model(x.shape, 2, -1, 0, None, indices=False)
+    _check_topk(tmp_path, model, x, 2, -1, 0, indices=False)
+    # Only the indices used (an argmax over the k best): the values still get a tensor.
+    node = oh.make_node("TopK", ["X", "K"], ["V", "I"], axis=1)
+    model = make_model([node], {"X": (list(x.shape), np.float32)}, {"I": (None, np.int64)}, initializers={"K": _i64(3)})
+    got, _ = run_cnnrt(model, {"X": x}, tmp_path / "indices.cnnrt")
+    np.testing.assert_array_equal(got[0], R.top_k(x, 3, axis=1)[1])
+    np.testing.assert_array_equal(got[0], run_ort(model, {"X": x})[0])
+
+
+def test_topk_unsorted_nan_and_empty(tmp_path) -> None:
+    """sorted=0 leaves the order open: cnnrt gives sorted order. NaN counts as the largest value."""
+    x = randn(np.random.default_rng(4), 2, 9)
+    x[0, 3] = x[1, 0] = x[1, 7] = np.nan
+    for largest in (1, 0):
+        _check_topk(tmp_path, _topk_model(x.shape, 4, 1, largest, 0), x, 4, 1, largest, ort=False)
+    _check_topk(tmp_path, _topk_model(x.shape, 0, 1, 1, 1), x, 0, 1, 1, ort=False)

@@ -26,14 +26,6 @@ from models import standardize_classifier  # noqa: E402
 torch.set_num_threads(1)
 
 TOLERANCE = 1e-4
-# Bilinear upsampling to the input size reads the input's height and width at run
-# time (Shape -> Gather -> Resize sizes), and a cnnrt Resize takes constant
-# sizes or scales only, so these export with a fixed resolution only.
-SIZE_FROM_INPUT = pytest.mark.xfail(
-    strict=True, raises=cnnrt.converters.UnsupportedOpsError,
-    reason="cnnrt Resize has no run-time 'sizes' (bilinear upsampling to the size of another tensor: "
-           "Shape -> Gather -> Resize); converter reports Shape/Gather/Resize unsupported")
-
 DENSE = ["unet", "fcn_resnet50", "deeplabv3_resnet50", "lraspp_mobilenet_v3_large"]
 MINE = DENSE + ["yolov5n", "yolov5s", "yolo_c2f_n", "wavenet", "se_resnet50", "cbam_resnet50",
                 "cifar10_3block", "cifar10_3block_bn", "cifar10_small"]
@@ -185,13 +177,11 @@ def export_dynamic_resolution(model: torch.nn.Module, x: torch.Tensor, path: str
                                                              "output": {0: "batch", 2: "height", 3: "width"}})
 
 
-@pytest.mark.parametrize("name", [
-    "unet",
-    pytest.param("fcn_resnet50", marks=SIZE_FROM_INPUT),
-    pytest.param("deeplabv3_resnet50", marks=SIZE_FROM_INPUT),
-    pytest.param("lraspp_mobilenet_v3_large", marks=SIZE_FROM_INPUT),
-])  # fmt: skip
+@pytest.mark.parametrize("name", DENSE)
 def test_dense_at_two_resolutions(name: str, tmp_path) -> None:
+    """Bilinear upsampling to the input's (or a feature map's) size reads that tensor's height
+    and width at run time (Shape -> Gather/Slice -> Concat -> Resize sizes): the converter
+    gives the cnnrt Resize that tensor as its Reference input (docs/ops.md, Resize)."""
     model = FirstOutput(zoo.create(name, reduced=True, seed=2)).eval()
     onnx_path = os.path.join(tmp_path, f"{name}.onnx")
     export_dynamic_resolution(model, zoo.example_input(name, reduced=True), onnx_path)

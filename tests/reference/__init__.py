@@ -66,6 +66,7 @@ from .reduce import (
     reduce_sum,
     reduce_sum_square,
     softmax,
+    top_k,
 )
 from .resize import resize
 from .tensor import (
@@ -91,7 +92,7 @@ OPS_BY_CODE = {
     38: floor, 39: ceil, 40: selu, 41: celu, 42: thresholded_relu, 43: softsign, 44: mish, 45: sign, 46: round,
     50: add, 51: sub, 52: mul, 53: div, 54: pow, 55: max, 56: min,
     70: concat, 71: split, 72: slice, 73: flatten, 74: reshape, 75: transpose, 76: pad, 77: resize,
-    78: depth_to_space, 79: space_to_depth, 80: expand, 81: tile, 88: reduce_log_sum, 89: reduce_log_sum_exp,
+    78: depth_to_space, 79: space_to_depth, 80: expand, 81: tile, 82: top_k, 88: reduce_log_sum, 89: reduce_log_sum_exp,
     90: softmax, 91: log_softmax, 92: reduce_mean, 93: reduce_sum, 94: reduce_max, 95: reduce_min,
     96: reduce_prod, 97: reduce_l1, 98: reduce_l2, 99: reduce_sum_square,
     100: batch_norm, 101: lrn, 102: instance_norm, 103: layer_norm, 104: group_norm,

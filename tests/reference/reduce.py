@@ -79,3 +79,18 @@ def reduce_log_sum_exp(x: np.ndarray, axes: Sequence[int] | None = None, keepdim
         return r if keepdims else np.squeeze(r, axis=axis)
 
     return _reduce(fn, x, axes, keepdims)
+
+
+def top_k(x: np.ndarray, k: int, axis: int = -1, largest: int = 1, sorted: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """ONNX TopK: (values, int64 indices) of the k largest (smallest) along axis, in sorted order.
+    Equal values keep index order (the lower index first, as ONNX asks); NaN counts as the
+    largest value (as PyTorch's topk). sorted=0 leaves the order open; this gives sorted order."""
+    x = np.asarray(x, np.float32)
+    moved = np.moveaxis(x, axis, -1)
+    nan = np.isnan(moved)
+    value_key = np.where(nan, 0.0, moved.astype(np.float64))
+    # lexsort: the last key is primary; both sorts are stable, so ties stay in index order.
+    keys = (-value_key, ~nan) if largest else (value_key, nan)
+    order = np.lexsort(keys, axis=-1)[..., :k].astype(np.int64)
+    values = np.take_along_axis(moved, order, axis=-1)
+    return np.moveaxis(values, -1, axis).astype(np.float32), np.moveaxis(order, -1, axis)

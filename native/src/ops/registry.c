@@ -17,7 +17,7 @@ extern const cnnrt_op_def cnnrt_op_softmax, cnnrt_op_log_softmax, cnnrt_op_reduc
     cnnrt_op_reduce_max, cnnrt_op_reduce_min, cnnrt_op_reduce_prod, cnnrt_op_reduce_l1, cnnrt_op_reduce_l2,
     cnnrt_op_reduce_sum_square, cnnrt_op_reduce_log_sum, cnnrt_op_reduce_log_sum_exp, cnnrt_op_batch_normalization,
     cnnrt_op_lrn, cnnrt_op_instance_normalization, cnnrt_op_layer_normalization, cnnrt_op_group_normalization;
-extern const cnnrt_op_def cnnrt_op_lp_pool, cnnrt_op_arg_max, cnnrt_op_arg_min;
+extern const cnnrt_op_def cnnrt_op_lp_pool, cnnrt_op_arg_max, cnnrt_op_arg_min, cnnrt_op_topk;
 
 static const cnnrt_op_def* const all_ops[] = {
     &cnnrt_op_conv, &cnnrt_op_conv_transpose, &cnnrt_op_max_pool, &cnnrt_op_average_pool,
@@ -36,7 +36,7 @@ static const cnnrt_op_def* const all_ops[] = {
     &cnnrt_op_reduce_sum_square, &cnnrt_op_reduce_log_sum, &cnnrt_op_reduce_log_sum_exp,
     &cnnrt_op_batch_normalization, &cnnrt_op_lrn, &cnnrt_op_instance_normalization,
     &cnnrt_op_layer_normalization, &cnnrt_op_group_normalization, &cnnrt_op_lp_pool, &cnnrt_op_arg_max,
-    &cnnrt_op_arg_min,
+    &cnnrt_op_arg_min, &cnnrt_op_topk,
 };
 
 const cnnrt_op_def* cnnrt_op_find(uint16_t code) {

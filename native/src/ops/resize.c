@@ -1,9 +1,10 @@
 /*
  * Resize: nearest (any dims, every nearest_mode), linear and cubic (the last
  * two dims, or the last one), with every coordinate transformation mode
- * in docs/ops.md; output size from scales or sizes. Source coordinates are
- * computed once per run into the workspace, then planes are filled in
- * parallel.
+ * in docs/ops.md; output size from scales or sizes, and per dim optionally
+ * from a dim of a reference input (sizes_from) whose shape, never its data,
+ * is read. Source coordinates are computed once per run into the workspace,
+ * then planes are filled in parallel.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@ typedef struct resize_state {
   int exclude_outside;  /* cubic: taps outside the input get weight 0, the rest renormalised */
   const double* scales; /* one per dim, or NULL */
   const int64_t* sizes; /* one per dim (-1 keeps), or NULL */
-  uint32_t count;
+  uint32_t count;       /* values in scales / sizes / sizes_from (one per dim) */
+  const int64_t* sizes_from; /* one per dim: dim of input 1 (Reference) giving the size, -1 = not; or NULL */
 } resize_state;
 
 static int pick(const char* value, const char* const* names, int count) {
@@ -33,7 +35,7 @@ static int pick(const char* value, const char* const* names, int count) {
 
 static cnnrt_status resize_create(const cnnrt_graph* graph, const cnnrt_node* node, void** out_state) {
   *out_state = NULL;
-  cnnrt_status status = cnnrt_node_check_io(node, 1, 1, 1, 1, CNNRT_EPILOGUE_NONE);
+  cnnrt_status status = cnnrt_node_check_io(node, 1, 2, 1, 1, CNNRT_EPILOGUE_NONE);
   if (status != CNNRT_OK) return status;
   static const char* const modes[] = {"nearest", "linear", "cubic"};
   static const char* const coordinates[] = {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel",
@@ -67,15 +69,30 @@ static cnnrt_status resize_create(const cnnrt_graph* graph, const cnnrt_node* no
                             "attribute 'nearest_mode' expected round_prefer_floor, round_prefer_ceil, floor or ceil, found \"%s\"",
                             text);
   }
-  uint32_t scale_count, size_count;
+  uint32_t scale_count, size_count, from_count;
   if ((status = cnnrt_attr_floats(node, "scales", &state.scales, &scale_count)) != CNNRT_OK) return status;
   if ((status = cnnrt_attr_ints(node, "sizes", &state.sizes, &size_count)) != CNNRT_OK) return status;
-  if ((state.scales != NULL) == (state.sizes != NULL)) {
+  if ((status = cnnrt_attr_ints(node, "sizes_from", &state.sizes_from, &from_count)) != CNNRT_OK) return status;
+  const int has_reference = cnnrt_node_has_input(node, 1);
+  if ((state.sizes_from != NULL) != has_reference) {
     return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
-                            "expected exactly one of the attributes 'scales' and 'sizes', found %s",
-                            state.scales != NULL ? "both" : "neither");
+                            "attribute 'sizes_from' and input 1 (Reference) go together, found %s",
+                            has_reference ? "the input without the attribute" : "the attribute without the input");
   }
-  state.count = state.scales != NULL ? scale_count : size_count;
+  if (state.scales != NULL && state.sizes != NULL) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                            "expected one of the attributes 'scales' and 'sizes', found both");
+  }
+  if (state.scales == NULL && state.sizes == NULL && state.sizes_from == NULL) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                            "expected one of the attributes 'scales', 'sizes' and 'sizes_from', found none");
+  }
+  state.count = state.scales != NULL ? scale_count : (state.sizes != NULL ? size_count : from_count);
+  if (state.sizes_from != NULL && from_count != state.count) {
+    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                            "attribute 'sizes_from' expected %u values (one per dim, as '%s'), found %u", state.count,
+                            state.scales != NULL ? "scales" : "sizes", from_count);
+  }
   for (uint32_t i = 0; i < state.count; i++) {
     if (state.scales != NULL && !(state.scales[i] > 0.0 && state.scales[i] < 1e6)) {
       return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute 'scales' expected positive values, found %g at position %u",
@@ -84,6 +101,11 @@ static cnnrt_status resize_create(const cnnrt_graph* graph, const cnnrt_node* no
     if (state.sizes != NULL && (state.sizes[i] < -1 || state.sizes[i] > ((int64_t)1 << 40))) {
       return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute 'sizes' expected sizes >= -1, found %lld at position %u",
                               (long long)state.sizes[i], i);
+    }
+    if (state.sizes_from != NULL && (state.sizes_from[i] < -1 || state.sizes_from[i] >= CNNRT_MAX_RANK)) {
+      return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
+                              "attribute 'sizes_from' expected -1 or a dim index in [0, %d), found %lld at position %u",
+                              CNNRT_MAX_RANK, (long long)state.sizes_from[i], i);
     }
   }
   resize_state* result = malloc(sizeof(*result));
@@ -95,20 +117,31 @@ static cnnrt_status resize_create(const cnnrt_graph* graph, const cnnrt_node* no
 
 /* Output dims and the scale used for coordinates, per dim. */
 static cnnrt_status resize_dims(const cnnrt_node* node, const resize_state* state, const cnnrt_shape* x,
-                                cnnrt_shape* y, float* scales) {
+                                const cnnrt_shape* reference, cnnrt_shape* y, float* scales) {
   char text[CNNRT_SHAPE_TEXT_SIZE];
   if ((int32_t)state->count != x->rank) {
     return cnnrt_node_error(CNNRT_ERROR_INVALID_ARGUMENT, node,
                             "input 0 (X) expected rank %u (one '%s' value per dim), found %d (shape %s)", state->count,
-                            state->scales != NULL ? "scales" : "sizes", x->rank, cnnrt_shape_format(x, text, sizeof(text)));
+                            state->scales != NULL ? "scales" : (state->sizes != NULL ? "sizes" : "sizes_from"), x->rank,
+                            cnnrt_shape_format(x, text, sizeof(text)));
   }
   y->rank = x->rank;
   for (int32_t d = 0; d < x->rank; d++) {
-    if (state->scales != NULL) {
+    if (state->sizes_from != NULL && state->sizes_from[d] >= 0) {
+      const int64_t k = state->sizes_from[d];
+      if (k >= reference->rank) {
+        return cnnrt_node_error(CNNRT_ERROR_INVALID_ARGUMENT, node,
+                                "input 1 (Reference) expected rank > %lld ('sizes_from' reads its dim %lld for output dim %d), "
+                                "found shape %s",
+                                (long long)k, (long long)k, d, cnnrt_shape_format(reference, text, sizeof(text)));
+      }
+      y->dims[d] = reference->dims[k];
+      scales[d] = x->dims[d] > 0 ? (float)y->dims[d] / (float)x->dims[d] : 1.0f;
+    } else if (state->scales != NULL) {
       scales[d] = (float)state->scales[d];
       y->dims[d] = (int64_t)floor((double)x->dims[d] * state->scales[d]);
     } else {
-      y->dims[d] = state->sizes[d] < 0 ? x->dims[d] : state->sizes[d];
+      y->dims[d] = state->sizes == NULL || state->sizes[d] < 0 ? x->dims[d] : state->sizes[d];
       scales[d] = x->dims[d] > 0 ? (float)y->dims[d] / (float)x->dims[d] : 1.0f;
     }
     if (y->dims[d] > 0 && x->dims[d] == 0) {
@@ -142,7 +175,8 @@ static cnnrt_status resize_reshape(const cnnrt_node* node, const void* opaque, c
                                    cnnrt_shape* outputs, cnnrt_reshape_info* info) {
   const resize_state* state = opaque;
   float scales[CNNRT_MAX_RANK];
-  cnnrt_status status = resize_dims(node, state, &inputs[0], &outputs[0], scales);
+  cnnrt_status status = resize_dims(node, state, &inputs[0], state->sizes_from != NULL ? &inputs[1] : NULL, &outputs[0],
+                                    scales);
   if (status != CNNRT_OK) return status;
   info->workspace_bytes = resize_table_bytes(state, &outputs[0]);
   info->macs = cnnrt_numel(&outputs[0]) * (state->mode == RESIZE_CUBIC ? 16 : (state->mode == RESIZE_LINEAR ? 4 : 1));
@@ -294,7 +328,7 @@ static void resize_run(const cnnrt_run_context* context, const cnnrt_node* node,
   const cnnrt_shape* x = &inputs[0].shape;
   cnnrt_shape y;
   float scales[CNNRT_MAX_RANK];
-  if (resize_dims(node, state, x, &y, scales) != CNNRT_OK) return;
+  if (resize_dims(node, state, x, state->sizes_from != NULL ? &inputs[1].shape : NULL, &y, scales) != CNNRT_OK) return;
   if (cnnrt_numel(&y) == 0) return;
   resize_job job;
   memset(&job, 0, sizeof(job));
@@ -381,7 +415,7 @@ static void resize_run(const cnnrt_run_context* context, const cnnrt_node* node,
 }
 
 const cnnrt_op_def cnnrt_op_resize = {
-    .code = 77, .name = "Resize", .min_inputs = 1, .max_inputs = 1, .min_outputs = 1, .max_outputs = 1,
+    .code = 77, .name = "Resize", .min_inputs = 1, .max_inputs = 2, .min_outputs = 1, .max_outputs = 1,
     .epilogue = CNNRT_EPILOGUE_NONE, .in_place = 0,
     .create = resize_create, .destroy = cnnrt_op_state_free, .reshape = resize_reshape, .run = resize_run,
 };
