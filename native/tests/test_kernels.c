@@ -28,6 +28,7 @@
 
 #include "cnnrt/cnnrt.h"
 #include "core/cpu.h"
+#include "internal.h"
 #include "kernels/kernels.h"
 
 static int failures = 0;
@@ -108,6 +109,32 @@ static void test_ukernel(const cnnrt_f32_gemm_config* g) {
     check_ukernel_tile(g, random_size(1, g->mr), random_size(1, g->nr), ks[i], g->nr);
     /* B read in place from a wider matrix (the 1x1 convolution path). */
     check_ukernel_tile(g, random_size(1, g->mr), random_size(1, g->nr), ks[i], g->nr + random_size(1, 50));
+  }
+}
+
+
+/* gemm over k1 then gemminc over k2 equals gemm over k1 + k2, bit for bit,
+ * and gemminc touches nothing outside the mr x nr tile. */
+static void test_gemminc(const cnnrt_f32_gemm_config* g) {
+  for (int trial = 0; trial < 200; trial++) {
+    const size_t MR = g->mr, NR = g->nr, c_stride = NR + 5;
+    const size_t k1 = random_size(1, 300), k2 = random_size(1, 300), k = k1 + k2;
+    const size_t mr = trial % 4 == 0 ? MR : random_size(1, MR), nr = trial % 4 == 0 ? NR : random_size(1, NR);
+    const size_t b_stride = trial % 3 == 0 ? NR + random_size(1, 40) : NR;
+    float* a = malloc(MR * k * sizeof(float));
+    float* b = malloc((k * b_stride + NR) * sizeof(float));
+    float* whole = malloc(MR * c_stride * sizeof(float));
+    float* split = malloc(MR * c_stride * sizeof(float));
+    for (size_t i = 0; i < MR * k; i++) a[i] = random_float();
+    for (size_t i = 0; i < k * b_stride + NR; i++) b[i] = random_float();
+    for (size_t i = 0; i < MR * c_stride; i++) whole[i] = split[i] = SENTINEL;
+    /* The packed A of k1 + k2 steps is the k1 block followed by the k2 block. */
+    g->ukernel(mr, nr, k, a, b, b_stride, whole, c_stride);
+    g->ukernel(mr, nr, k1, a, b, b_stride, split, c_stride);
+    g->ukernel_inc(mr, nr, k2, a + k1 * MR, b + k1 * b_stride, b_stride, split, c_stride);
+    CHECK(memcmp(whole, split, MR * c_stride * sizeof(float)) == 0,
+          "%s gemminc mr=%zu nr=%zu k=%zu+%zu differs from one gemm over k", g->name, mr, nr, k1, k2);
+    free(a), free(b), free(whole), free(split);
   }
 }
 
@@ -214,6 +241,210 @@ static void test_im2col(const cnnrt_f32_gemm_config* g) {
   }
 }
 
+
+/* ---- pools, depthwise convolution, epilogue: SIMD kernels vs oracles ---- */
+
+/* The pool op's rule, written out plainly (the op's loops are the reference). */
+static float pool_oracle(const cnnrt_pool2d_geometry* g, int kind, const float* x, size_t oy, size_t ox) {
+  const ptrdiff_t y0 = (ptrdiff_t)(oy * g->stride_h) - g->pad_top, x0 = (ptrdiff_t)(ox * g->stride_w) - g->pad_left;
+  float best = -INFINITY;
+  double sum = 0.0;
+  size_t inside = 0, padded = 0;
+  for (size_t ky = 0; ky < g->kernel_h; ky++) {
+    const ptrdiff_t iy = y0 + (ptrdiff_t)ky;
+    if (iy < -g->pad_top || iy >= (ptrdiff_t)g->in_h + g->pad_bottom) continue;
+    for (size_t kx = 0; kx < g->kernel_w; kx++) {
+      const ptrdiff_t ix = x0 + (ptrdiff_t)kx;
+      if (ix < -g->pad_left || ix >= (ptrdiff_t)g->in_w + g->pad_right) continue;
+      padded++;
+      if (iy < 0 || iy >= (ptrdiff_t)g->in_h || ix < 0 || ix >= (ptrdiff_t)g->in_w) continue;
+      const float v = x[iy * (ptrdiff_t)g->in_w + ix];
+      inside++;
+      if (v > best || v != v) best = v;
+      sum += v;
+    }
+  }
+  if (kind == CNNRT_POOL2D_MAX) return best;
+  const size_t divisor = g->count_include_pad ? padded : inside;
+  return divisor > 0 ? (float)(sum / (double)divisor) : 0.0f;
+}
+
+static void test_pool(const cnnrt_f32_pool_config* config) {
+  int tested = 0;
+  for (int trial = 0; trial < 600; trial++) {
+    cnnrt_pool2d_geometry g;
+    memset(&g, 0, sizeof(g));
+    g.kernel_h = trial % 4 == 0 ? 3 : random_size(1, 5);
+    g.kernel_w = trial % 4 == 0 ? 3 : random_size(1, 5);
+    g.stride_h = random_size(1, 3);
+    g.stride_w = random_size(1, 2);
+    g.in_h = random_size(1, 20);
+    g.in_w = random_size(1, trial % 3 == 0 ? 150 : 40);
+    g.pad_top = (ptrdiff_t)random_size(0, g.kernel_h - 1);
+    g.pad_left = (ptrdiff_t)random_size(0, g.kernel_w - 1);
+    g.pad_bottom = (ptrdiff_t)random_size(0, g.kernel_h - 1);
+    g.pad_right = (ptrdiff_t)random_size(0, g.kernel_w - 1);
+    g.count_include_pad = (int)random_size(0, 1);
+    const ptrdiff_t padded_h = (ptrdiff_t)g.in_h + g.pad_top + g.pad_bottom;
+    const ptrdiff_t padded_w = (ptrdiff_t)g.in_w + g.pad_left + g.pad_right;
+    if (padded_h < (ptrdiff_t)g.kernel_h || padded_w < (ptrdiff_t)g.kernel_w) continue;
+    g.out_h = (size_t)(padded_h - (ptrdiff_t)g.kernel_h) / g.stride_h + 1;
+    g.out_w = (size_t)(padded_w - (ptrdiff_t)g.kernel_w) / g.stride_w + 1;
+    /* ceil_mode: one more output whose window runs past the end pad. */
+    if (trial % 5 == 0 && (ptrdiff_t)(g.out_w * g.stride_w) < (ptrdiff_t)g.in_w + g.pad_left) g.out_w++;
+    if (trial % 7 == 0 && (ptrdiff_t)(g.out_h * g.stride_h) < (ptrdiff_t)g.in_h + g.pad_top) g.out_h++;
+    if (!cnnrt_f32_pool2d_supports(&g)) continue;
+    const size_t in = g.in_h * g.in_w, out = g.out_h * g.out_w;
+    float* x = malloc(in * sizeof(float));
+    float* y = malloc((out + 1) * sizeof(float));
+    for (size_t i = 0; i < in; i++) x[i] = random_float();
+    if (trial % 11 == 0) x[random_size(0, in - 1)] = NAN;
+    for (int kind = CNNRT_POOL2D_MAX; kind <= CNNRT_POOL2D_AVERAGE; kind++) {
+      y[out] = SENTINEL;
+      config->pool2d(&g, kind, x, y);
+      int bad = 0;
+      for (size_t oy = 0; oy < g.out_h && !bad; oy++) {
+        for (size_t ox = 0; ox < g.out_w && !bad; ox++) {
+          const float want = pool_oracle(&g, kind, x, oy, ox), got = y[oy * g.out_w + ox];
+          if (kind == CNNRT_POOL2D_MAX) {
+            bad = !(want == got || (want != want && got != got));
+          } else {
+            bad = !(fabsf(want - got) <= 1e-6f * (float)(g.kernel_h * g.kernel_w) || (want != want && got != got));
+          }
+          CHECK(!bad, "%s pool2d kind %d in %zux%zu kernel %zux%zu stride %zux%zu pads %td,%td,%td,%td include %d: "
+                "y[%zu][%zu] %.9g vs %.9g", config->name, kind, g.in_h, g.in_w, g.kernel_h, g.kernel_w, g.stride_h,
+                g.stride_w, g.pad_top, g.pad_left, g.pad_bottom, g.pad_right, g.count_include_pad, oy, ox, got, want);
+        }
+      }
+      CHECK(y[out] == SENTINEL, "%s pool2d wrote past the output", config->name);
+    }
+    tested++;
+    free(x);
+    free(y);
+  }
+  CHECK(tested > 300, "only %d pool geometries tested", tested);
+  for (int trial = 0; trial < 50; trial++) {
+    const size_t plane = random_size(1, 300), planes = random_size(1, 5);
+    float* x = malloc(plane * planes * sizeof(float));
+    float y[6];
+    for (size_t i = 0; i < plane * planes; i++) x[i] = random_float();
+    y[planes] = SENTINEL;
+    config->global_average(x, plane, planes, y);
+    for (size_t p = 0; p < planes; p++) {
+      double sum = 0.0;
+      for (size_t i = 0; i < plane; i++) sum += x[p * plane + i];
+      CHECK(fabs(y[p] - sum / (double)plane) <= 1e-6, "%s global average plane %zu: %.9g vs %.9g", config->name,
+            plane, y[p], sum / (double)plane);
+    }
+    CHECK(y[planes] == SENTINEL, "%s global average wrote past the output", config->name);
+    free(x);
+  }
+}
+
+static void test_dwconv(const cnnrt_f32_vector_config* config) {
+  static const int activations[] = {0, 1, 2, 3, 6, 7, 8, 4};
+  int tested = 0;
+  for (int trial = 0; trial < 300; trial++) {
+    cnnrt_conv2d_geometry g;
+    memset(&g, 0, sizeof(g));
+    const size_t kernels[] = {1, 3, 3, 5, 7, 2, 4};
+    g.kernel_h = kernels[random_size(0, 6)];
+    g.kernel_w = trial % 3 == 0 ? random_size(1, 7) : g.kernel_h;
+    g.stride_h = random_size(1, 2);
+    g.stride_w = random_size(1, 2);
+    g.dilation_h = g.dilation_w = 1;
+    g.batch = random_size(1, 2);
+    g.groups = g.in_channels = random_size(1, 5);
+    g.out_channels = g.groups * random_size(1, 2);
+    g.in_h = random_size(1, 20);
+    g.in_w = random_size(1, trial % 4 == 0 ? 120 : 40);
+    g.pad_top = (ptrdiff_t)random_size(0, g.kernel_h / 2 + 1);
+    g.pad_left = (ptrdiff_t)random_size(0, g.kernel_w / 2 + 1);
+    const ptrdiff_t padded_h = (ptrdiff_t)g.in_h + 2 * g.pad_top, padded_w = (ptrdiff_t)g.in_w + 2 * g.pad_left;
+    if (padded_h < (ptrdiff_t)g.kernel_h || padded_w < (ptrdiff_t)g.kernel_w) continue;
+    g.out_h = (size_t)(padded_h - (ptrdiff_t)g.kernel_h) / g.stride_h + 1;
+    g.out_w = (size_t)(padded_w - (ptrdiff_t)g.kernel_w) / g.stride_w + 1;
+    if (!cnnrt_f32_dwconv2d_supports(&g)) continue;
+    const size_t x_size = g.batch * g.in_channels * g.in_h * g.in_w;
+    const size_t y_size = g.batch * g.out_channels * g.out_h * g.out_w;
+    const size_t taps = g.kernel_h * g.kernel_w;
+    float* x = malloc(x_size * sizeof(float));
+    float* w = malloc(g.out_channels * taps * sizeof(float));
+    float* bias = malloc(g.out_channels * sizeof(float));
+    float* residual = malloc(y_size * sizeof(float));
+    float* want = malloc(y_size * sizeof(float));
+    float* got = malloc((y_size + 1) * sizeof(float));
+    float* magnitude = malloc(y_size * sizeof(float));
+    float* absolute = malloc((x_size > g.out_channels * taps ? x_size : g.out_channels * taps) * sizeof(float));
+    float* scratch = malloc(cnnrt_f32_dwconv2d_scratch_floats(&g) * sizeof(float));
+    for (size_t i = 0; i < x_size; i++) x[i] = random_float();
+    for (size_t i = 0; i < g.out_channels * taps; i++) w[i] = random_float();
+    for (size_t i = 0; i < g.out_channels; i++) bias[i] = random_float();
+    for (size_t i = 0; i < y_size; i++) residual[i] = random_float();
+    const int activation = activations[trial % 8];
+    const int with_bias = trial % 2, with_residual = trial % 3 != 1;
+    cnnrt_f32_epilogue_params e = {with_bias ? bias : NULL, with_residual ? residual : NULL, activation, 0.1f, 0.6f};
+    if (activation == 3) e.alpha = -0.5f;
+    if (activation == 6) e.alpha = 0.2f, e.beta = 0.5f;
+    /* Bounds: the same convolution of |x| and |w|. */
+    for (size_t i = 0; i < x_size; i++) absolute[i] = fabsf(x[i]);
+    float* abs_w = malloc(g.out_channels * taps * sizeof(float));
+    for (size_t i = 0; i < g.out_channels * taps; i++) abs_w[i] = fabsf(w[i]);
+    for (size_t n = 0; n < g.batch; n++) {
+      cnnrt_f32_dwconv2d_ref(&g, x, w, NULL, want, n, 0, g.out_channels);
+      cnnrt_f32_dwconv2d_ref(&g, absolute, abs_w, NULL, magnitude, n, 0, g.out_channels);
+    }
+    const size_t plane = g.out_h * g.out_w;
+    for (size_t p = 0; p < g.batch * g.out_channels; p++) {
+      cnnrt_f32_epilogue_ref(want + p * plane, plane, e.bias != NULL ? bias[p % g.out_channels] : 0.0f,
+                             e.residual != NULL ? residual + p * plane : NULL, activation, e.alpha, e.beta);
+    }
+    got[y_size] = SENTINEL;
+    for (size_t n = 0; n < g.batch; n++) {
+      /* Two ranges, so that a range that starts mid-tensor is covered. */
+      const size_t split = random_size(0, g.out_channels);
+      config->dwconv2d(&g, x, w, &e, got, n, 0, split, scratch);
+      config->dwconv2d(&g, x, w, &e, got, n, split, g.out_channels, scratch);
+    }
+    int bad = 0;
+    for (size_t i = 0; i < y_size && !bad; i++) {
+      bad = !(fabsf(got[i] - want[i]) <= 1e-6f * (magnitude[i] + 2.0f) || (got[i] != got[i] && want[i] != want[i]));
+      CHECK(!bad, "%s dwconv in %zux%zu kernel %zux%zu stride %zux%zu pad %td,%td channels %zu->%zu act %d: y[%zu] "
+            "%.9g vs %.9g", config->name, g.in_h, g.in_w, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.pad_top,
+            g.pad_left, g.in_channels, g.out_channels, activation, i, got[i], want[i]);
+    }
+    CHECK(got[y_size] == SENTINEL, "%s dwconv wrote past the output", config->name);
+    tested++;
+    free(x), free(w), free(bias), free(residual), free(want), free(got), free(magnitude), free(absolute);
+    free(abs_w), free(scratch);
+  }
+  CHECK(tested > 150, "only %d depthwise geometries tested", tested);
+}
+
+static void test_epilogue(const cnnrt_f32_vector_config* config) {
+  for (int activation = 0; activation < CNNRT_ACT_COUNT; activation++) {
+    for (int trial = 0; trial < 20; trial++) {
+      const size_t n = random_size(1, 100);
+      float* want = malloc(n * sizeof(float));
+      float* got = malloc((n + 1) * sizeof(float));
+      float* residual = malloc(n * sizeof(float));
+      for (size_t i = 0; i < n; i++) want[i] = got[i] = random_float() * 8.0f, residual[i] = random_float();
+      if (trial == 3) want[0] = got[0] = NAN;
+      if (trial == 4) want[n - 1] = got[n - 1] = -0.0f;
+      got[n] = SENTINEL;
+      const float bias = trial % 3 == 0 ? 0.0f : random_float();
+      const float* r = trial % 2 ? residual : NULL;
+      const float alpha = activation == CNNRT_ACT_CLIP ? -1.0f : 0.2f, beta = activation == CNNRT_ACT_CLIP ? 2.0f : 0.5f;
+      cnnrt_f32_epilogue_ref(want, n, bias, r, activation, alpha, beta);
+      config->epilogue(got, n, bias, r, activation, alpha, beta);
+      CHECK(memcmp(want, got, n * sizeof(float)) == 0, "%s epilogue activation %d n=%zu differs from the reference",
+            config->name, activation, n);
+      CHECK(got[n] == SENTINEL, "%s epilogue wrote past the end", config->name);
+      free(want), free(got), free(residual);
+    }
+  }
+}
+
 /* Runs this program again with CNNRT_ISA set, as `--child <check>` (the CPU
  * level is read once per process, so a fresh process is needed); its exit
  * status is the number of failed checks. */
@@ -282,8 +513,24 @@ int main(int argc, char** argv) {
     const int before = failures;
     test_ukernel(g);
     test_gemm(g);
+    test_gemminc(g);
     test_im2col(g);
     printf("%s %s\n", failures == before ? "ok     " : "FAILED ", g->name);
+  }
+
+  for (int level = CNNRT_ISA_AVX2; level <= CNNRT_ISA_NEON; level++) {
+    const cnnrt_f32_pool_config* pool = cnnrt_f32_pool_config_for_level(level);
+    const cnnrt_f32_vector_config* vector = cnnrt_f32_vector_config_for_level(level);
+    if (pool->pool2d == NULL && vector->dwconv2d == NULL) continue;
+    if (!cnnrt_cpu_supports((cnnrt_isa_level)level)) {
+      printf("skipped pool/dwconv/epilogue %s: this CPU lacks it\n", cnnrt_isa_name((cnnrt_isa_level)level));
+      continue;
+    }
+    const int before = failures;
+    if (pool->pool2d != NULL) test_pool(pool);
+    if (vector->dwconv2d != NULL) test_dwconv(vector);
+    if (vector->epilogue != NULL) test_epilogue(vector);
+    printf("%s pool/dwconv/epilogue %s\n", failures == before ? "ok     " : "FAILED ", vector->name);
   }
 
   CHECK(child_with_isa("scalar", "scalar") == 0, "CNNRT_ISA=scalar must force the scalar config");

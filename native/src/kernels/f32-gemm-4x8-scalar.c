@@ -35,3 +35,25 @@ void cnnrt_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const fl
     }
   }
 }
+
+/* The same tile starting from the values in C (see cnnrt_f32_gemminc_ukernel_fn). */
+void cnnrt_f32_gemminc_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                           const float* b, size_t b_stride, float* c, size_t c_stride) {
+  float acc[MR][NR];
+  for (size_t i = 0; i < MR; i++) {
+    for (size_t j = 0; j < NR; j++) acc[i][j] = i < mr && j < nr ? c[i * c_stride + j] : 0.0f;
+  }
+  for (size_t p = 0; p < k; p++) {
+    const float* a = a_packed + p * MR;
+    const float* brow = b + p * b_stride;
+    float bv[NR];
+    for (int j = 0; j < NR; j++) bv[j] = brow[j];
+    for (int i = 0; i < MR; i++) {
+      const float av = a[i];
+      for (int j = 0; j < NR; j++) acc[i][j] += av * bv[j];
+    }
+  }
+  for (size_t i = 0; i < mr; i++) {
+    for (size_t j = 0; j < nr; j++) c[i * c_stride + j] = acc[i][j];
+  }
+}

@@ -39,6 +39,9 @@ typedef struct cnnrt_f32_gemm_config {
   const char* name;  /* tile and ISA, "8x32_avx512": goes into kernel names ops report */
   int level;         /* the cnnrt_isa_level (core/cpu.h) the kernel needs */
   int preferred;     /* 1: the variant its level uses */
+  /* The same tile whose FMA chains start from the values in C: the k blocks
+   * after the first of a k-blocked product (cnnrt_f32_gemminc_ukernel_*). */
+  cnnrt_f32_gemm_ukernel_fn ukernel_inc;
 } cnnrt_f32_gemm_config;
 
 void cnnrt_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -54,6 +57,23 @@ void cnnrt_f32_gemm_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const 
                                           const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                           const float* b, size_t b_stride, float* c, size_t c_stride);
+
+/* gemminc: C[mr x nr] += A_panel * B, continuing each element's FMA chain
+ * from the value in C (rows past mr and columns past nr are neither read nor
+ * written), so that gemm over k = k1 + k2 equals gemm over k1 then gemminc
+ * over k2, bit for bit. */
+void cnnrt_f32_gemminc_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                           const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                          const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                            const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                            const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                             const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                             const float* b, size_t b_stride, float* c, size_t c_stride);
 
 /* The GEMM configuration ops use: the preferred variant of the ISA level
  * cnnrt_cpu_level() reports, chosen once (thread-safe) on first use. */
@@ -122,6 +142,94 @@ void cnnrt_f32_epilogue_ref(float* y, size_t n, float bias, const float* residua
  * Run `iterations` rounds of independent FMA chains; return the FLOPs done. */
 uint64_t cnnrt_f32_fma_loop__avx512(uint64_t iterations, float* sink);
 uint64_t cnnrt_f32_fma_loop__avx2(uint64_t iterations, float* sink);
+
+
+/* ---- pooling -------------------------------------------------------------
+ * One 2-D plane (1-D pools are planes of height 1), dilation 1. pad_* are the
+ * explicit pads: taps in them count for average pooling with
+ * count_include_pad; taps past them (ceil_mode) never count. Max pooling:
+ * NaN wins; a window with no input tap gives -inf. Average pooling: the sum
+ * over input taps divided by the tap count (0 when that is 0); the sum's
+ * order may differ from the reference by rounding. */
+typedef struct cnnrt_pool2d_geometry {
+  size_t in_h, in_w, out_h, out_w;
+  size_t kernel_h, kernel_w, stride_h, stride_w;
+  ptrdiff_t pad_top, pad_left, pad_bottom, pad_right;
+  int count_include_pad;
+} cnnrt_pool2d_geometry;
+
+enum { CNNRT_POOL2D_MAX = 0, CNNRT_POOL2D_AVERAGE = 1 };
+
+/* Widest padded input row the SIMD pool kernels take: they keep one row of
+ * reductions on the stack. */
+#define CNNRT_F32_POOL2D_MAX_ROW 2048
+
+typedef void (*cnnrt_f32_pool2d_fn)(const cnnrt_pool2d_geometry* geometry, int kind, const float* x, float* y);
+/* y[p] = mean of the `plane` floats of plane p, for p in [0, planes). */
+typedef void (*cnnrt_f32_global_average_fn)(const float* x, size_t plane, size_t planes, float* y);
+
+typedef struct cnnrt_f32_pool_config {
+  cnnrt_f32_pool2d_fn pool2d;           /* NULL: the op's reference loops */
+  cnnrt_f32_global_average_fn global_average; /* NULL: the op's reference loop */
+  const char* name;                     /* "avx512" */
+} cnnrt_f32_pool_config;
+
+/* Which geometries pool2d takes: stride_w 1 or 2, a padded row that fits
+ * CNNRT_F32_POOL2D_MAX_ROW. Others use the op's reference loops. */
+static inline int cnnrt_f32_pool2d_supports(const cnnrt_pool2d_geometry* g) {
+  const size_t row = (g->out_w + 16) * g->stride_w + g->kernel_w + 32;
+  return (g->stride_w == 1 || g->stride_w == 2) && g->kernel_w <= 64 && row <= CNNRT_F32_POOL2D_MAX_ROW &&
+         g->out_w <= CNNRT_F32_POOL2D_MAX_ROW;
+}
+
+void cnnrt_f32_pool2d__avx512(const cnnrt_pool2d_geometry* geometry, int kind, const float* x, float* y);
+void cnnrt_f32_global_average__avx512(const float* x, size_t plane, size_t planes, float* y);
+
+/* The pool configuration of the cnnrt_cpu_level() (no SIMD kernels: NULLs). */
+const cnnrt_f32_pool_config* cnnrt_f32_pool_config_get(void);
+const cnnrt_f32_pool_config* cnnrt_f32_pool_config_for_level(int level);
+
+/* ---- fused epilogue --------------------------------------------------------
+ * What follows a convolution's sum: y = activation(y + bias + residual). */
+typedef struct cnnrt_f32_epilogue_params {
+  const float* bias;      /* per output channel, or NULL */
+  const float* residual;  /* laid out like y, or NULL */
+  int activation;         /* cnnrt_activation */
+  float alpha, beta;
+} cnnrt_f32_epilogue_params;
+
+/* Same contract as cnnrt_f32_epilogue_ref: the same arithmetic, so results
+ * equal it exactly for the activations without transcendental functions. */
+typedef void (*cnnrt_f32_epilogue_fn)(float* y, size_t n, float bias, const float* residual, int activation,
+                                      float alpha, float beta);
+void cnnrt_f32_epilogue__avx512(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
+                                float beta);
+
+/* ---- depthwise convolution ------------------------------------------------
+ * Direct depthwise convolution (groups == in_channels) of output channels
+ * [oc_begin, oc_end) of image n, with the fused epilogue; y and the residual
+ * point at whole tensors. scratch holds cnnrt_f32_dwconv2d_scratch_floats()
+ * floats (a zero-padded copy of one input plane). Each output sums its taps
+ * in (ky, kx) order with fused multiply-adds. */
+typedef void (*cnnrt_f32_dwconv2d_fn)(const cnnrt_conv2d_geometry* geometry, const float* x, const float* w,
+                                      const cnnrt_f32_epilogue_params* epilogue, float* y, size_t n,
+                                      size_t oc_begin, size_t oc_end, float* scratch);
+void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* geometry, const float* x, const float* w,
+                                const cnnrt_f32_epilogue_params* epilogue, float* y, size_t n, size_t oc_begin,
+                                size_t oc_end, float* scratch);
+/* Which geometries the SIMD depthwise kernels take: dilation 1, stride_w 1 or 2. */
+int cnnrt_f32_dwconv2d_supports(const cnnrt_conv2d_geometry* geometry);
+size_t cnnrt_f32_dwconv2d_scratch_floats(const cnnrt_conv2d_geometry* geometry);
+
+/* Element-wise and depthwise kernels of one ISA level (NULL: use the reference). */
+typedef struct cnnrt_f32_vector_config {
+  cnnrt_f32_epilogue_fn epilogue;
+  cnnrt_f32_dwconv2d_fn dwconv2d;
+  const char* name;  /* "avx512" */
+} cnnrt_f32_vector_config;
+
+const cnnrt_f32_vector_config* cnnrt_f32_vector_config_get(void);
+const cnnrt_f32_vector_config* cnnrt_f32_vector_config_for_level(int level);
 
 #ifdef __cplusplus
 }

@@ -23,8 +23,16 @@ enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM };
  * kernel's MR, so that the algorithm does not change with the ISA. */
 #define CONV_MIN_GEMM_CHANNELS 4
 
-/* Floats of im2col panel per thread: about 128 KiB, a share of L2. */
-#define CONV_IM2COL_BUDGET_FLOATS 32768
+/* Cache blocking of the GEMM paths: a task im2cols one tile of up to
+ * CONV_MAX_TILE_PIXELS pixels (at most CONV_IM2COL_BUDGET_FLOATS floats of
+ * panels per thread), then runs the product in blocks of CONV_KC rows of K,
+ * so that one block of B panels (CONV_KC x tile floats, 512 KiB at most)
+ * stays in L2 while every weight panel of the task passes over it, and each
+ * weight block (MR x CONV_KC) stays in L1 across the tile's columns. Blocks
+ * after the first continue each element's FMA chain from C (gemminc), so the
+ * sum is the same k-ordered chain as without blocking. */
+#define CONV_KC 256
+#define CONV_IM2COL_BUDGET_FLOATS (512 * 1024)
 #define CONV_MAX_TILE_PIXELS 512
 
 typedef struct conv_state {
@@ -34,9 +42,11 @@ typedef struct conv_state {
   const float* bias;
   int algorithm;
   const cnnrt_f32_gemm_config* gemm;
+  const cnnrt_f32_vector_config* vector; /* SIMD depthwise and epilogue kernels (NULL entries: reference) */
   float* packed_weights;        /* groups panels sets of packed_group_floats */
   size_t packed_group_floats;
   char kernel[64];              /* the name reshape reports: algorithm and GEMM tile */
+  char simd_kernel[64];         /* depthwise: the name when the SIMD kernel takes the shapes */
 } conv_state;
 
 /* How run() splits the work for one set of shapes. */
@@ -47,6 +57,7 @@ typedef struct conv_plan {
   size_t tile_pixels, tiles;     /* pixel tiles */
   size_t channel_block, channel_blocks; /* output channels per task (multiple of MR) */
   size_t scratch_bytes;          /* per thread, aligned */
+  int simd_depthwise;            /* 1: the vector config's depthwise kernel runs */
 } conv_plan;
 
 static void conv_destroy(void* opaque) {
@@ -115,6 +126,7 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
     state.bias = b->data;
   }
   state.gemm = cnnrt_f32_gemm_config_get();
+  state.vector = cnnrt_f32_vector_config_get();
   const size_t out_per_group = state.out_channels / state.groups;
   const size_t kernel_size = (size_t)(state.window.kernel[0] * state.window.kernel[1]);
   const int pointwise = kernel_size == 1 && state.window.strides[0] == 1 && state.window.strides[1] == 1 &&
@@ -137,6 +149,7 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
   const char* kind = state.algorithm == CONV_GEMM_1X1 ? "1x1_gemm_" : "im2col_gemm_";
   if (state.algorithm == CONV_DEPTHWISE) {
     snprintf(result->kernel, sizeof(result->kernel), "dwconv%dd_ref", spatial);
+    snprintf(result->simd_kernel, sizeof(result->simd_kernel), "dwconv%dd_%s", spatial, state.vector->name);
   } else if (state.algorithm == CONV_DIRECT) {
     snprintf(result->kernel, sizeof(result->kernel), "conv%dd_direct_ref", spatial);
   } else {
@@ -151,9 +164,15 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
       free(result);
       return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory packing %zu weights", floats);
     }
+    /* Packed in the order run() reads them: k block by k block (CONV_KC
+     * columns of W), and within a block MR-row panels of kc columns. */
+    const size_t rows_rounded = cnnrt_round_up(out_per_group, state.gemm->mr);
     for (size_t g = 0; g < state.groups; g++) {
-      cnnrt_f32_gemm_pack_a(out_per_group, reduction, state.weights + g * out_per_group * reduction, reduction, 1,
-                            state.gemm->mr, result->packed_weights + g * result->packed_group_floats);
+      for (size_t k0 = 0; k0 < reduction; k0 += CONV_KC) {
+        const size_t kc = reduction - k0 < CONV_KC ? reduction - k0 : CONV_KC;
+        cnnrt_f32_gemm_pack_a(out_per_group, kc, state.weights + g * out_per_group * reduction + k0, reduction, 1,
+                              state.gemm->mr, result->packed_weights + g * result->packed_group_floats + k0 * rows_rounded);
+      }
     }
   }
   *out_state = result;
@@ -214,17 +233,19 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
   const size_t mr = state->gemm->mr, nr = state->gemm->nr;
   const size_t out_per_group = state->out_channels / state->groups;
   if (state->algorithm == CONV_IM2COL_GEMM || state->algorithm == CONV_GEMM_1X1) {
-    size_t tile = CONV_IM2COL_BUDGET_FLOATS / (plan->reduction > 0 ? plan->reduction : 1) / nr * nr;
-    if (tile < nr) tile = nr;
-    if (tile > CONV_MAX_TILE_PIXELS) tile = CONV_MAX_TILE_PIXELS;
-    size_t pixels_rounded = cnnrt_round_up(plan->pixels > 0 ? plan->pixels : 1, nr);
-    if (tile > pixels_rounded) tile = pixels_rounded;
+    size_t limit = CONV_IM2COL_BUDGET_FLOATS / (plan->reduction > 0 ? plan->reduction : 1) / nr * nr;
+    if (limit > CONV_MAX_TILE_PIXELS) limit = CONV_MAX_TILE_PIXELS / nr * nr;
+    if (limit < nr) limit = nr;
+    /* Tiles of equal size (to nr), as few as the limit allows. */
+    const size_t pixels_rounded = cnnrt_round_up(plan->pixels > 0 ? plan->pixels : 1, nr);
+    const size_t count = cnnrt_divide_round_up(pixels_rounded, limit);
+    const size_t tile = cnnrt_round_up(cnnrt_divide_round_up(pixels_rounded, count), nr);
     plan->tile_pixels = tile;
     plan->tiles = cnnrt_divide_round_up(plan->pixels, tile);
     /* Split output channels too when pixel tiles alone give too few tasks. */
     size_t panels = cnnrt_divide_round_up(out_per_group, mr);
     size_t base_tasks = g->batch * g->groups * plan->tiles;
-    size_t wanted = (size_t)(threads > 1 ? threads : 1) * 4;
+    size_t wanted = (size_t)(threads > 1 ? threads : 1) * 2;
     size_t blocks = 1;
     if (threads > 1 && base_tasks < wanted) blocks = cnnrt_divide_round_up(wanted, base_tasks > 0 ? base_tasks : 1);
     if (blocks > panels) blocks = panels;
@@ -233,6 +254,10 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
     plan->channel_blocks = cnnrt_divide_round_up(out_per_group, plan->channel_block);
     size_t floats = state->algorithm == CONV_IM2COL_GEMM ? plan->reduction * tile : plan->reduction * nr;
     plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
+  } else if (state->algorithm == CONV_DEPTHWISE && state->vector->dwconv2d != NULL && cnnrt_f32_dwconv2d_supports(g)) {
+    plan->simd_depthwise = 1;
+    plan->scratch_bytes =
+        cnnrt_round_up(cnnrt_f32_dwconv2d_scratch_floats(g) * sizeof(float), CNNRT_WORKSPACE_ALIGN);
   }
   return CNNRT_OK;
 }
@@ -257,7 +282,7 @@ static cnnrt_status conv_reshape(const cnnrt_node* node, const void* opaque, con
   if ((status = cnnrt_node_check_residual(node, inputs, y)) != CNNRT_OK) return status;
   info->workspace_bytes = plan.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1);
   info->macs = (uint64_t)g->batch * g->out_channels * plan.pixels * plan.reduction;
-  info->kernel = state->kernel;
+  info->kernel = plan.simd_depthwise ? state->simd_kernel : state->kernel;
   return CNNRT_OK;
 }
 
@@ -275,9 +300,11 @@ typedef struct conv_job {
 static void conv_epilogue(const conv_job* job, size_t n, size_t oc, size_t rows, size_t pixel, size_t cols) {
   const cnnrt_epilogue* e = &job->node->epilogue;
   const size_t pixels = job->plan->pixels;
+  const cnnrt_f32_epilogue_fn epilogue =
+      job->state->vector->epilogue != NULL ? job->state->vector->epilogue : cnnrt_f32_epilogue_ref;
   for (size_t i = 0; i < rows; i++) {
     size_t offset = (n * job->state->out_channels + oc + i) * pixels + pixel;
-    cnnrt_f32_epilogue_ref(job->y + offset, cols, job->state->bias != NULL ? job->state->bias[oc + i] : 0.0f,
+    epilogue(job->y + offset, cols, job->state->bias != NULL ? job->state->bias[oc + i] : 0.0f,
                            job->residual != NULL ? job->residual + offset : NULL, e->activation, e->alpha,
                            e->beta);
   }
@@ -306,33 +333,42 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
     const size_t oc_end = oc_begin + plan->channel_block < out_per_group ? oc_begin + plan->channel_block : out_per_group;
     const float* image = job->x + (n * g->in_channels + group * state->in_channels_per_group) * g->in_h * g->in_w;
     const float* packed_group = state->packed_weights + group * state->packed_group_floats;
-    if (state->algorithm == CONV_IM2COL_GEMM) {
+    const int im2col = state->algorithm == CONV_IM2COL_GEMM;
+    const size_t ragged = pixels % nr;
+    if (im2col) {
       gemm->im2col(g, image, pixel0, pixels, nr, scratch);
+    } else if (ragged != 0) {
+      /* The 1x1 path reads B in place; its ragged last columns are packed
+       * once so that the kernel can read full rows of nr. */
+      cnnrt_f32_gemm_pack_b(k, ragged, image + pixel0 + pixels - ragged, plan->pixels, 1, nr, scratch);
     }
-    for (size_t oc = oc_begin; oc < oc_end; oc += mr) {
-      const size_t rows = oc_end - oc < mr ? oc_end - oc : mr;
-      const float* a = packed_group + oc * k;
-      const size_t channel = group * out_per_group + oc;
-      for (size_t j = 0; j < pixels; j += nr) {
-        const size_t cols = pixels - j < nr ? pixels - j : nr;
-        const float* b;
-        size_t b_stride;
-        if (state->algorithm == CONV_IM2COL_GEMM) {
-          b = scratch + j * k;
-          b_stride = nr;
-        } else if (cols == nr) {
-          b = image + pixel0 + j;
-          b_stride = plan->pixels;
-        } else {
-          /* The ragged last columns: pack once so that the kernel can read
-           * full rows of nr. */
-          if (oc == oc_begin) cnnrt_f32_gemm_pack_b(k, cols, image + pixel0 + j, plan->pixels, 1, nr, scratch);
-          b = scratch;
-          b_stride = nr;
+    const size_t rows_rounded = cnnrt_round_up(out_per_group, mr);
+    for (size_t k0 = 0; k0 < k; k0 += CONV_KC) {
+      const size_t kc = k - k0 < CONV_KC ? k - k0 : CONV_KC;
+      const cnnrt_f32_gemm_ukernel_fn ukernel = k0 == 0 ? gemm->ukernel : gemm->ukernel_inc;
+      const int last = k0 + kc == k;
+      for (size_t oc = oc_begin; oc < oc_end; oc += mr) {
+        const size_t rows = oc_end - oc < mr ? oc_end - oc : mr;
+        const float* a = packed_group + k0 * rows_rounded + oc * kc;
+        const size_t channel = group * out_per_group + oc;
+        for (size_t j = 0; j < pixels; j += nr) {
+          const size_t cols = pixels - j < nr ? pixels - j : nr;
+          const float* b;
+          size_t b_stride;
+          if (im2col) {
+            b = scratch + j * k + k0 * nr;
+            b_stride = nr;
+          } else if (cols == nr) {
+            b = image + pixel0 + j + k0 * plan->pixels;
+            b_stride = plan->pixels;
+          } else {
+            b = scratch + k0 * nr;
+            b_stride = nr;
+          }
+          float* c = job->y + (n * state->out_channels + channel) * plan->pixels + pixel0 + j;
+          ukernel(rows, cols, kc, a, b, b_stride, c, plan->pixels);
+          if (last) conv_epilogue(job, n, channel, rows, pixel0 + j, cols);
         }
-        float* c = job->y + (n * state->out_channels + channel) * plan->pixels + pixel0 + j;
-        gemm->ukernel(rows, cols, k, a, b, b_stride, c, plan->pixels);
-        conv_epilogue(job, n, channel, rows, pixel0 + j, cols);
       }
     }
   }
@@ -342,6 +378,18 @@ static void conv_direct_task(void* opaque, size_t begin, size_t end, int thread)
   const conv_job* job = opaque;
   const conv_state* state = job->state;
   const cnnrt_conv2d_geometry* g = &job->plan->geometry;
+  if (job->plan->simd_depthwise) {
+    const cnnrt_epilogue* e = &job->node->epilogue;
+    const cnnrt_f32_epilogue_params params = {state->bias, job->residual, e->activation, e->alpha, e->beta};
+    float* scratch = cnnrt_thread_scratch(job->context, job->plan->scratch_bytes, thread);
+    for (size_t task = begin; task < end;) {
+      const size_t n = task / state->out_channels, oc = task % state->out_channels;
+      const size_t count = end - task < state->out_channels - oc ? end - task : state->out_channels - oc;
+      state->vector->dwconv2d(g, job->x, state->weights, &params, job->y, n, oc, oc + count, scratch);
+      task += count;
+    }
+    return;
+  }
   for (size_t task = begin; task < end; task++) {
     const size_t n = task / state->out_channels, oc = task % state->out_channels;
     if (state->algorithm == CONV_DEPTHWISE) {

@@ -176,7 +176,7 @@ static cnnrt_status pool_geometry_make(const cnnrt_node* node, const pool_state*
     g->pad_begin[d] = g->pad_end[d] = 0;
   }
   for (int d = 0; d < spatial; d++) {
-    int64_t out, begin, end;
+    int64_t out = 0, begin = 0, end = 0;
     if ((status = pool_output(node, state, d, x->dims[2 + d], &out, &begin, &end)) != CNNRT_OK) return status;
     const int k = POOL_MAX_SPATIAL - spatial + d;
     g->in[k] = (size_t)x->dims[2 + d];
@@ -188,6 +188,32 @@ static cnnrt_status pool_geometry_make(const cnnrt_node* node, const pool_state*
     g->pad_end[k] = (ptrdiff_t)end;
   }
   return CNNRT_OK;
+}
+
+/* The SIMD plane kernel for this pool, or NULL when the reference loops
+ * must run (no kernel at this ISA level, 3-D, dilations, LpPool, wide rows). */
+static cnnrt_f32_pool2d_fn pool_plane_kernel(const pool_state* state, const pool_geometry* g,
+                                              cnnrt_pool2d_geometry* plane) {
+  const cnnrt_f32_pool_config* config = cnnrt_f32_pool_config_get();
+  if (config->pool2d == NULL || state->kind == POOL_LP || g->in[0] != 1 || g->out[0] != 1 || g->kernel[0] != 1 ||
+      g->dilation[1] != 1 || g->dilation[2] != 1) {
+    return NULL;
+  }
+  memset(plane, 0, sizeof(*plane));
+  plane->in_h = g->in[1];
+  plane->in_w = g->in[2];
+  plane->out_h = g->out[1];
+  plane->out_w = g->out[2];
+  plane->kernel_h = g->kernel[1];
+  plane->kernel_w = g->kernel[2];
+  plane->stride_h = g->stride[1];
+  plane->stride_w = g->stride[2];
+  plane->pad_top = g->pad_begin[1];
+  plane->pad_left = g->pad_begin[2];
+  plane->pad_bottom = g->pad_end[1];
+  plane->pad_right = g->pad_end[2];
+  plane->count_include_pad = state->count_include_pad;
+  return cnnrt_f32_pool2d_supports(plane) ? config->pool2d : NULL;
 }
 
 static cnnrt_status pool_reshape(const cnnrt_node* node, const void* opaque, const cnnrt_shape* inputs,
@@ -206,6 +232,10 @@ static cnnrt_status pool_reshape(const cnnrt_node* node, const void* opaque, con
                                           {"avgpool1d_ref", "avgpool2d_ref", "avgpool3d_ref"},
                                           {"lppool1d_ref", "lppool2d_ref", "lppool3d_ref"}};
   info->kernel = names[state->kind][state->spatial - 1];
+  cnnrt_pool2d_geometry plane;
+  if (pool_plane_kernel(state, &g, &plane) != NULL) {
+    info->kernel = state->kind == POOL_MAX ? "maxpool2d_avx512" : "avgpool2d_avx512";
+  }
   return CNNRT_OK;
 }
 
@@ -214,6 +244,8 @@ typedef struct pool_job {
   const pool_geometry* geometry;
   const float* x;
   float* y;
+  cnnrt_f32_pool2d_fn plane_kernel;    /* NULL: the reference loops */
+  const cnnrt_pool2d_geometry* plane;
 } pool_job;
 
 /* One output value: the window starting at (z0, y0, x0) in input coordinates. */
@@ -269,6 +301,10 @@ static void pool_task(void* opaque, size_t begin, size_t end, int thread) {
   for (size_t plane = begin; plane < end; plane++) {
     const float* x = job->x + plane * in_plane;
     float* y = job->y + plane * out_plane;
+    if (job->plane_kernel != NULL) {
+      job->plane_kernel(job->plane, job->state->kind == POOL_MAX ? CNNRT_POOL2D_MAX : CNNRT_POOL2D_AVERAGE, x, y);
+      continue;
+    }
     for (size_t oz = 0; oz < g->out[0]; oz++) {
       const ptrdiff_t z0 = (ptrdiff_t)(oz * g->stride[0]) - g->pad_begin[0];
       for (size_t oy = 0; oy < g->out[1]; oy++) {
@@ -287,7 +323,10 @@ static void pool_run(const cnnrt_run_context* context, const cnnrt_node* node, c
   const pool_state* state = opaque;
   pool_geometry g;
   if (pool_geometry_make(node, state, &inputs[0].shape, &g) != CNNRT_OK) return;
+  cnnrt_pool2d_geometry plane;
   pool_job job = {.state = state, .geometry = &g, .x = inputs[0].data, .y = outputs[0].data};
+  job.plane_kernel = pool_plane_kernel(state, &g, &plane);
+  job.plane = &plane;
   cnnrt_parallel_for(context->pool, g.planes, cnnrt_task_grain(g.planes, context->threads, 1), pool_task, &job);
 }
 
@@ -306,12 +345,15 @@ static cnnrt_status global_pool_reshape(const cnnrt_node* node, const void* stat
   for (int32_t i = 2; i < inputs[0].rank; i++) outputs[0].dims[i] = 1;
   info->workspace_bytes = 0;
   info->macs = cnnrt_numel(&inputs[0]);
-  info->kernel = node->op == 5 ? "global_avgpool_ref" : "global_maxpool_ref";
+  info->kernel = node->op == 5 ? (cnnrt_f32_pool_config_get()->global_average != NULL ? "global_avgpool_avx512"
+                                                                                      : "global_avgpool_ref")
+                                : "global_maxpool_ref";
   return CNNRT_OK;
 }
 
 typedef struct global_pool_job {
   int is_max;
+  cnnrt_f32_global_average_fn average; /* NULL: the reference loop */
   size_t plane;
   const float* x;
   float* y;
@@ -319,6 +361,10 @@ typedef struct global_pool_job {
 
 static void global_pool_task(void* opaque, size_t begin, size_t end, int thread) {
   const global_pool_job* job = opaque;
+  if (!job->is_max && job->average != NULL) {
+    job->average(job->x + begin * job->plane, job->plane, end - begin, job->y + begin);
+    return;
+  }
   for (size_t p = begin; p < end; p++) {
     const float* x = job->x + p * job->plane;
     if (job->is_max) {
@@ -341,6 +387,7 @@ static void global_pool_run(const cnnrt_run_context* context, const cnnrt_node* 
   size_t planes = (size_t)(x->dims[0] * x->dims[1]);
   global_pool_job job = {
       .is_max = node->op == 6,
+      .average = cnnrt_f32_pool_config_get()->global_average,
       .plane = planes > 0 ? cnnrt_numel(x) / planes : 0,
       .x = inputs[0].data,
       .y = outputs[0].data,
