@@ -86,7 +86,8 @@ def convert_along(path: str, name: str, module, x, workdir: str, reduced: bool) 
         elif path == "dynamo":
             onnx_path = os.path.join(workdir, f"{name}-dynamo.onnx")
             batch = torch.export.Dim("batch", min=1, max=64)
-            program = torch.onnx.export(module, (x,), dynamo=True, input_names=["input"],
+            # An example batch of 2: torch.export specialises a size-1 dim to a constant.
+            program = torch.onnx.export(module, (torch.cat([x, x]),), dynamo=True, input_names=["input"],
                                         dynamic_shapes=({0: batch},), optimize=True, verbose=False)
             program.save(onnx_path, external_data=True)  # weights in onnx_path + ".data"
             cnnrt.convert(onnx_path, out)
