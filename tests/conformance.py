@@ -120,6 +120,7 @@ def run_model(model, feeds: dict, expected: list[np.ndarray], rtol: float, atol:
         if not (isinstance(value, np.ndarray) and value.dtype == np.float32):
             dtype = getattr(value, "dtype", type(value).__name__)
             return f"unsupported: input '{name}' is {dtype} (cnnrt computes float32)"
+    expected = [np.asarray(v) if isinstance(v, np.generic) else v for v in expected]
     for i, value in enumerate(expected):
         # Computed values are float32, and int64 for index outputs (ArgMax, ...).
         if not (isinstance(value, np.ndarray) and value.dtype in (np.float32, np.int64)):
