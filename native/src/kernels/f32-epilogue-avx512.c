@@ -1,27 +1,44 @@
 /*
  * The fused epilogue (bias, residual, activation) over one output row with
- * AVX-512: the reference's arithmetic in the reference's order, in one pass.
- * Activations with transcendental functions run the reference afterwards.
+ * AVX-512: the reference's arithmetic in the reference's order, in one pass;
+ * and the activations alone, for the unary ops.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "kernels/f32-activation-avx512.h"
 #include "kernels/kernels.h"
 
+static inline __mmask16 tail_mask(size_t left) {
+  return left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1u);
+}
+
 void cnnrt_f32_epilogue__avx512(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
                                 float beta) {
-  const int vector_activation = cnnrt_f32_activation_avx512_has(activation);
-  if (bias == 0.0f && residual == NULL && (activation == CNNRT_ACT_NONE || !vector_activation)) {
-    cnnrt_f32_activation_ref(y, n, activation, alpha, beta);
+  if (!cnnrt_f32_activation_avx512_has(activation)) {
+    cnnrt_f32_epilogue_ref(y, n, bias, residual, activation, alpha, beta);
     return;
   }
+  if (bias == 0.0f && residual == NULL && activation == CNNRT_ACT_NONE) return;
   const __m512 vbias = _mm512_set1_ps(bias);
   for (size_t i = 0; i < n; i += 16) {
-    const __mmask16 mask = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
+    const __mmask16 mask = tail_mask(n - i);
     __m512 v = _mm512_maskz_loadu_ps(mask, y + i);
     if (bias != 0.0f) v = _mm512_add_ps(v, vbias);
     if (residual != NULL) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, residual + i));
     _mm512_mask_storeu_ps(y + i, mask, cnnrt_f32_activation_avx512(v, activation, alpha, beta));
   }
-  if (!vector_activation) cnnrt_f32_activation_ref(y, n, activation, alpha, beta);
+}
+
+void cnnrt_f32_activation__avx512(const float* x, float* y, size_t n, int activation, float alpha, float beta) {
+  if (!cnnrt_f32_activation_avx512_has(activation)) {
+    if (y != x) memmove(y, x, n * sizeof(float));
+    cnnrt_f32_activation_ref(y, n, activation, alpha, beta);
+    return;
+  }
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 mask = tail_mask(n - i);
+    const __m512 v = _mm512_maskz_loadu_ps(mask, x + i);
+    _mm512_mask_storeu_ps(y + i, mask, cnnrt_f32_activation_avx512(v, activation, alpha, beta));
+  }
 }

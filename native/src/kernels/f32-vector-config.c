@@ -14,9 +14,10 @@ static const cnnrt_f32_pool_config pool_avx512 = {cnnrt_f32_pool2d__avx512, cnnr
                                                   "avx512"};
 #endif
 
-static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, "ref"};
+static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, NULL, NULL, "ref"};
 #if defined(__x86_64__) || defined(_M_X64)
 static const cnnrt_f32_vector_config vector_avx512 = {cnnrt_f32_epilogue__avx512, cnnrt_f32_dwconv2d__avx512,
+                                                      cnnrt_f32_activation__avx512, cnnrt_f32_vbinary__avx512,
                                                       "avx512"};
 #endif
 

@@ -199,7 +199,8 @@ typedef struct cnnrt_f32_epilogue_params {
 } cnnrt_f32_epilogue_params;
 
 /* Same contract as cnnrt_f32_epilogue_ref: the same arithmetic, so results
- * equal it exactly for the activations without transcendental functions. */
+ * equal it exactly for the activations without transcendental functions and
+ * are within a few ulp for the others (f32-activation-avx512.h). */
 typedef void (*cnnrt_f32_epilogue_fn)(float* y, size_t n, float bias, const float* residual, int activation,
                                       float alpha, float beta);
 void cnnrt_f32_epilogue__avx512(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
@@ -221,10 +222,35 @@ void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* geometry, const flo
 int cnnrt_f32_dwconv2d_supports(const cnnrt_conv2d_geometry* geometry);
 size_t cnnrt_f32_dwconv2d_scratch_floats(const cnnrt_conv2d_geometry* geometry);
 
+/* ---- activations alone (unary ops) ----------------------------------------
+ * y[i] = activation(x[i]) for i in [0, n); y may equal x. Within a few ulp of
+ * cnnrt_f32_activation_ref (exact for those without transcendental functions). */
+typedef void (*cnnrt_f32_activation_fn)(const float* x, float* y, size_t n, int activation, float alpha, float beta);
+void cnnrt_f32_activation__avx512(const float* x, float* y, size_t n, int activation, float alpha, float beta);
+
+/* ---- element-wise binary ops ----------------------------------------------
+ * y[i] = a[i * a_step] op b[i * b_step] for i in [0, n), steps 0 or 1, one
+ * IEEE operation per element (Max / Min: NaN in either input gives NaN, as
+ * ops/binary.c), so equal to the plain loops bit for bit. y may alias a or b. */
+enum {
+  CNNRT_F32_VBINARY_ADD = 0,
+  CNNRT_F32_VBINARY_SUB,
+  CNNRT_F32_VBINARY_MUL,
+  CNNRT_F32_VBINARY_DIV,
+  CNNRT_F32_VBINARY_MAX,
+  CNNRT_F32_VBINARY_MIN
+};
+typedef void (*cnnrt_f32_vbinary_fn)(int op, float* y, const float* a, size_t a_step, const float* b, size_t b_step,
+                                     size_t n);
+void cnnrt_f32_vbinary__avx512(int op, float* y, const float* a, size_t a_step, const float* b, size_t b_step,
+                               size_t n);
+
 /* Element-wise and depthwise kernels of one ISA level (NULL: use the reference). */
 typedef struct cnnrt_f32_vector_config {
   cnnrt_f32_epilogue_fn epilogue;
   cnnrt_f32_dwconv2d_fn dwconv2d;
+  cnnrt_f32_activation_fn activation;
+  cnnrt_f32_vbinary_fn binary;
   const char* name;  /* "avx512" */
 } cnnrt_f32_vector_config;
 

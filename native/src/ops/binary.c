@@ -47,7 +47,8 @@ static cnnrt_status binary_reshape(const cnnrt_node* node, const void* state, co
   if (status != CNNRT_OK) return status;
   info->workspace_bytes = 0;
   info->macs = cnnrt_numel(&outputs[0]);
-  info->kernel = "f32_binary_broadcast_ref";
+  info->kernel = node->op != BINARY_POW && cnnrt_f32_vector_config_get()->binary != NULL ? "f32_binary_broadcast_avx512"
+                                                                                      : "f32_binary_broadcast_ref";
   return CNNRT_OK;
 }
 
@@ -61,6 +62,8 @@ typedef struct binary_job {
   const float* a;
   const float* b;
   float* y;
+  const cnnrt_f32_vector_config* vector;
+  int vector_op; /* CNNRT_F32_VBINARY_*, or -1 (Pow, or no SIMD kernel): the loops below */
 } binary_job;
 
 #define BINARY_LOOP(expression)                                                        \
@@ -111,8 +114,19 @@ static void binary_task(void* opaque, size_t begin, size_t end, int thread) {
     size_t n = row_length - column;
     if (n > end - position) n = end - position;
     float* y = job->y + position;
-    binary_span(job->op, y, job->a + a_offset, job->a_strides[inner], job->b + b_offset, job->b_strides[inner], n);
-    cnnrt_f32_activation_ref(y, n, job->epilogue->activation, job->epilogue->alpha, job->epilogue->beta);
+    if (job->vector_op >= 0) {
+      job->vector->binary(job->vector_op, y, job->a + a_offset, job->a_strides[inner], job->b + b_offset,
+                          job->b_strides[inner], n);
+    } else {
+      binary_span(job->op, y, job->a + a_offset, job->a_strides[inner], job->b + b_offset, job->b_strides[inner], n);
+    }
+    if (job->epilogue->activation != CNNRT_ACT_NONE) {
+      if (job->vector->activation != NULL) {
+        job->vector->activation(y, y, n, job->epilogue->activation, job->epilogue->alpha, job->epilogue->beta);
+      } else {
+        cnnrt_f32_activation_ref(y, n, job->epilogue->activation, job->epilogue->alpha, job->epilogue->beta);
+      }
+    }
     position += n;
   }
 }
@@ -130,6 +144,19 @@ static void binary_run(const cnnrt_run_context* context, const cnnrt_node* node,
   job.a = inputs[0].data;
   job.b = inputs[1].data;
   job.y = outputs[0].data;
+  job.vector = cnnrt_f32_vector_config_get();
+  job.vector_op = -1;
+  if (job.vector->binary != NULL) {
+    switch (job.op) {
+      case BINARY_ADD: job.vector_op = CNNRT_F32_VBINARY_ADD; break;
+      case BINARY_SUB: job.vector_op = CNNRT_F32_VBINARY_SUB; break;
+      case BINARY_MUL: job.vector_op = CNNRT_F32_VBINARY_MUL; break;
+      case BINARY_DIV: job.vector_op = CNNRT_F32_VBINARY_DIV; break;
+      case BINARY_MAX: job.vector_op = CNNRT_F32_VBINARY_MAX; break;
+      case BINARY_MIN: job.vector_op = CNNRT_F32_VBINARY_MIN; break;
+      default: break;
+    }
+  }
   /* Collapse: drop size-1 output dims, merge neighbours whose A and B are
    * both full or both broadcast in the same way. */
   int a_full[CNNRT_MAX_RANK], b_full[CNNRT_MAX_RANK];

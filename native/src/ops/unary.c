@@ -19,13 +19,14 @@ enum {
 typedef struct unary_state {
   int function; /* a cnnrt_activation or UNARY_* */
   float alpha, beta;
+  const cnnrt_f32_vector_config* vector;
 } unary_state;
 
 static cnnrt_status unary_create(const cnnrt_graph* graph, const cnnrt_node* node, void** out_state) {
   *out_state = NULL;
   cnnrt_status status = cnnrt_node_check_io(node, 1, 1, 1, 1, CNNRT_EPILOGUE_NONE);
   if (status != CNNRT_OK) return status;
-  unary_state state = {0, 0.0f, 0.0f};
+  unary_state state = {0, 0.0f, 0.0f, cnnrt_f32_vector_config_get()};
   switch (node->op) {
     case 20: state.function = CNNRT_ACT_RELU; break;
     case 21:
@@ -110,7 +111,9 @@ static cnnrt_status unary_reshape(const cnnrt_node* node, const void* state, con
   outputs[0] = inputs[0];
   info->workspace_bytes = 0;
   info->macs = cnnrt_numel(&inputs[0]);
-  info->kernel = "f32_unary_ref";
+  const unary_state* unary = state;
+  const int vector = unary->function < CNNRT_ACT_COUNT && unary->vector->activation != NULL;
+  info->kernel = vector ? "f32_unary_avx512" : "f32_unary_ref";
   return CNNRT_OK;
 }
 
@@ -128,6 +131,10 @@ static void unary_task(void* opaque, size_t begin, size_t end, int thread) {
   const size_t n = end - begin;
   const int function = job->state->function;
   if (function < CNNRT_ACT_COUNT) {
+    if (job->state->vector->activation != NULL) {
+      job->state->vector->activation(x, y, n, function, job->state->alpha, job->state->beta);
+      return;
+    }
     if (y != x) memcpy(y, x, n * sizeof(float));
     cnnrt_f32_activation_ref(y, n, function, job->state->alpha, job->state->beta);
     return;
