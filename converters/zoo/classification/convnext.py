@@ -88,7 +88,10 @@ class ConvNeXt(nn.Module):
                     nn.init.zeros_(m.bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.classifier(self.avgpool(self.features(x)))
+        # .contiguous() changes no value: the blocks end in a permute, and on that
+        # channels-last tensor torch.export lowers adaptive_avg_pool2d to as_strided
+        # index arithmetic (a run-time Gather) instead of a pooling op.
+        return self.classifier(self.avgpool(self.features(x).contiguous()))
 
 
 def convnext_tiny(*, width_mult: float = 1.0, stochastic_depth_prob: float = 0.1, **kwargs) -> ConvNeXt:
