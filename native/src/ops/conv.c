@@ -133,8 +133,7 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
                         state.window.auto_pad != CNNRT_AUTO_PAD_SAME_UPPER &&
                         state.window.auto_pad != CNNRT_AUTO_PAD_SAME_LOWER &&
                         (state.window.auto_pad == CNNRT_AUTO_PAD_VALID ||
-                         (state.window.pads[0] == 0 && state.window.pads[1] == 0 && state.window.pads[2] == 0 &&
-                          state.window.pads[3] == 0));
+                         cnnrt_window_unpadded(&state.window));
   if (state.in_channels_per_group == 1 && state.groups > 1) {
     state.algorithm = CONV_DEPTHWISE;
   } else if (out_per_group < CONV_MIN_GEMM_CHANNELS) {

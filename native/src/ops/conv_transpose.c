@@ -128,7 +128,7 @@ static cnnrt_status deconv_geometry(const cnnrt_node* node, const deconv_state* 
       pad_begin = 0;
     } else {
       pad_begin = state->window.pads[d];
-      size = full - state->window.pads[d] - state->window.pads[d + 2];
+      size = full - state->window.pads[d] - state->window.pads[spatial + d];
     }
     if (in < 1 || size < 1) {
       char text[CNNRT_SHAPE_TEXT_SIZE];

@@ -11,15 +11,12 @@
 
 enum { POOL_MAX, POOL_AVERAGE, POOL_LP };
 
-#define POOL_MAX_SPATIAL 3
+#define POOL_MAX_SPATIAL CNNRT_WINDOW_MAX_SPATIAL
 
-/* The window of a 1-D, 2-D or 3-D pool, in ONNX order (pads: begins, then ends). */
 typedef struct pool_state {
   int kind;  /* POOL_* */
-  int spatial;
-  int64_t kernel[POOL_MAX_SPATIAL], strides[POOL_MAX_SPATIAL], dilations[POOL_MAX_SPATIAL];
-  int64_t pads[2 * POOL_MAX_SPATIAL];
-  int auto_pad, ceil_mode, count_include_pad;
+  cnnrt_window window;  /* 1-D, 2-D or 3-D, with ceil_mode */
+  int count_include_pad;
   float p;   /* LpPool exponent */
 } pool_state;
 
@@ -31,30 +28,6 @@ typedef struct pool_geometry {
       dilation[POOL_MAX_SPATIAL];
   ptrdiff_t pad_begin[POOL_MAX_SPATIAL], pad_end[POOL_MAX_SPATIAL];
 } pool_geometry;
-
-/* Reads an ints attribute of exactly `count` values in [minimum, 2^30] (absent: fallback). */
-static cnnrt_status pool_list(const cnnrt_node* node, const char* name, int count, int64_t fallback, int64_t minimum,
-                              int64_t* values) {
-  const int64_t* list;
-  uint32_t found;
-  cnnrt_status status = cnnrt_attr_ints(node, name, &list, &found);
-  if (status != CNNRT_OK) return status;
-  for (int i = 0; i < count; i++) values[i] = fallback;
-  if (list == NULL) return CNNRT_OK;
-  if (found != (uint32_t)count) {
-    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node, "attribute '%s' expected %d values, found %u", name, count,
-                            found);
-  }
-  for (int i = 0; i < count; i++) {
-    if (list[i] < minimum || list[i] > ((int64_t)1 << 30)) {
-      return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
-                              "attribute '%s' expected values in [%lld, 2^30], found %lld at position %d", name,
-                              (long long)minimum, (long long)list[i], i);
-    }
-    values[i] = list[i];
-  }
-  return CNNRT_OK;
-}
 
 static cnnrt_status pool_flag(const cnnrt_node* node, const char* name, int* value) {
   int64_t flag;
@@ -83,20 +56,11 @@ static cnnrt_status pool_create_common(const cnnrt_node* node, int kind, void** 
                             "attribute 'kernel_shape' expected 1 to 3 values (1-D to 3-D pooling), found %s",
                             kernel == NULL ? "none" : (count == 0 ? "0" : "more than 3"));
   }
-  state.spatial = (int)count;
-  if ((status = pool_list(node, "kernel_shape", state.spatial, 1, 1, state.kernel)) != CNNRT_OK) return status;
-  if ((status = pool_list(node, "strides", state.spatial, 1, 1, state.strides)) != CNNRT_OK) return status;
-  if ((status = pool_list(node, "dilations", state.spatial, 1, 1, state.dilations)) != CNNRT_OK) return status;
-  if ((status = pool_list(node, "pads", 2 * state.spatial, 0, 0, state.pads)) != CNNRT_OK) return status;
-  int64_t auto_pad;
-  if ((status = cnnrt_attr_int(node, "auto_pad", 0, &auto_pad)) != CNNRT_OK) return status;
-  if (auto_pad < 0 || auto_pad > 3) {
-    return cnnrt_node_error(CNNRT_ERROR_INVALID_MODEL, node,
-                            "attribute 'auto_pad' expected 0 (NOTSET), 1 (SAME_UPPER), 2 (SAME_LOWER) or 3 (VALID), found %lld",
-                            (long long)auto_pad);
-  }
-  state.auto_pad = (int)auto_pad;
-  if ((status = pool_flag(node, "ceil_mode", &state.ceil_mode)) != CNNRT_OK) return status;
+  const int spatial = (int)count;
+  status = cnnrt_window_read_ints(node, "kernel_shape", spatial, spatial, 1, 1, state.window.kernel);
+  if (status != CNNRT_OK) return status;
+  if ((status = cnnrt_window_parse(node, spatial, 1, &state.window)) != CNNRT_OK) return status;
+  if ((status = pool_flag(node, "ceil_mode", &state.window.ceil_mode)) != CNNRT_OK) return status;
   if ((status = pool_flag(node, "count_include_pad", &state.count_include_pad)) != CNNRT_OK) return status;
   if (kind == POOL_LP) {
     int64_t p;
@@ -125,49 +89,9 @@ static cnnrt_status lp_pool_create(const cnnrt_graph* graph, const cnnrt_node* n
   return pool_create_common(node, POOL_LP, state);
 }
 
-/* Output size and effective pads of spatial dim d (the rule of
- * cnnrt_window_output in spatial.c, for up to 3 spatial dims). */
-static cnnrt_status pool_output(const cnnrt_node* node, const pool_state* state, int d, int64_t in, int64_t* out,
-                                int64_t* pad_begin, int64_t* pad_end) {
-  const int64_t stride = state->strides[d];
-  const int64_t effective = (state->kernel[d] - 1) * state->dilations[d] + 1;
-  int64_t begin = state->pads[d], end = state->pads[state->spatial + d];
-  if (state->auto_pad == CNNRT_AUTO_PAD_SAME_UPPER || state->auto_pad == CNNRT_AUTO_PAD_SAME_LOWER) {
-    const int64_t size = (in + stride - 1) / stride;
-    int64_t total = (size - 1) * stride + effective - in;
-    if (total < 0) total = 0;
-    begin = state->auto_pad == CNNRT_AUTO_PAD_SAME_UPPER ? total / 2 : total - total / 2;
-    *out = size;
-    *pad_begin = begin;
-    *pad_end = total - begin;
-    return CNNRT_OK;
-  }
-  if (state->auto_pad == CNNRT_AUTO_PAD_VALID) begin = end = 0;
-  const int64_t padded = in + begin + end;
-  if (padded < effective) {
-    return cnnrt_node_error(CNNRT_ERROR_INVALID_ARGUMENT, node,
-                            "input 0 (X) spatial dim %d expected at least %lld after padding (kernel %lld, dilation %lld), found %lld (%lld + pads %lld + %lld)",
-                            d, (long long)effective, (long long)state->kernel[d], (long long)state->dilations[d],
-                            (long long)padded, (long long)in, (long long)begin, (long long)end);
-  }
-  int64_t size;
-  if (state->ceil_mode) {
-    size = (padded - effective + stride - 1) / stride + 1;
-    /* ONNX/PyTorch rule: the last window must start inside the input or the
-     * begin padding, never entirely in the end padding. */
-    if ((size - 1) * stride >= in + begin) size--;
-  } else {
-    size = (padded - effective) / stride + 1;
-  }
-  *out = size;
-  *pad_begin = begin;
-  *pad_end = end;
-  return CNNRT_OK;
-}
-
 static cnnrt_status pool_geometry_make(const cnnrt_node* node, const pool_state* state, const cnnrt_shape* x,
                                        pool_geometry* g) {
-  const int spatial = state->spatial;
+  const int spatial = state->window.spatial;
   cnnrt_status status = cnnrt_node_check_rank(node, x, 0, "X", spatial + 2, spatial + 2);
   if (status != CNNRT_OK) return status;
   g->planes = (size_t)(x->dims[0] * x->dims[1]);
@@ -177,13 +101,13 @@ static cnnrt_status pool_geometry_make(const cnnrt_node* node, const pool_state*
   }
   for (int d = 0; d < spatial; d++) {
     int64_t out = 0, begin = 0, end = 0;
-    if ((status = pool_output(node, state, d, x->dims[2 + d], &out, &begin, &end)) != CNNRT_OK) return status;
+    if ((status = cnnrt_window_output(node, &state->window, d, x->dims[2 + d], &out, &begin, &end)) != CNNRT_OK) return status;
     const int k = POOL_MAX_SPATIAL - spatial + d;
     g->in[k] = (size_t)x->dims[2 + d];
     g->out[k] = (size_t)out;
-    g->kernel[k] = (size_t)state->kernel[d];
-    g->stride[k] = (size_t)state->strides[d];
-    g->dilation[k] = (size_t)state->dilations[d];
+    g->kernel[k] = (size_t)state->window.kernel[d];
+    g->stride[k] = (size_t)state->window.strides[d];
+    g->dilation[k] = (size_t)state->window.dilations[d];
     g->pad_begin[k] = (ptrdiff_t)begin;
     g->pad_end[k] = (ptrdiff_t)end;
   }
@@ -224,14 +148,14 @@ static cnnrt_status pool_reshape(const cnnrt_node* node, const void* opaque, con
   if (status != CNNRT_OK) return status;
   cnnrt_shape* y = &outputs[0];
   *y = inputs[0];
-  for (int d = 0; d < state->spatial; d++) y->dims[2 + d] = (int64_t)g.out[POOL_MAX_SPATIAL - state->spatial + d];
+  for (int d = 0; d < state->window.spatial; d++) y->dims[2 + d] = (int64_t)g.out[POOL_MAX_SPATIAL - state->window.spatial + d];
   info->workspace_bytes = 0;
   info->macs = (uint64_t)g.planes;
   for (int d = 0; d < POOL_MAX_SPATIAL; d++) info->macs *= (uint64_t)(g.out[d] * g.kernel[d]);
   static const char* const names[3][3] = {{"maxpool1d_ref", "maxpool2d_ref", "maxpool3d_ref"},
                                           {"avgpool1d_ref", "avgpool2d_ref", "avgpool3d_ref"},
                                           {"lppool1d_ref", "lppool2d_ref", "lppool3d_ref"}};
-  info->kernel = names[state->kind][state->spatial - 1];
+  info->kernel = names[state->kind][state->window.spatial - 1];
   cnnrt_pool2d_geometry plane;
   if (pool_plane_kernel(state, &g, &plane) != NULL) {
     info->kernel = state->kind == POOL_MAX ? "maxpool2d_avx512" : "avgpool2d_avx512";

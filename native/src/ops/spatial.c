@@ -1,7 +1,6 @@
 #include "spatial.h"
 
-/* Reads an ints attribute of exactly `count` values (or absent: fallback). */
-static cnnrt_status read_list(const cnnrt_node* node, const char* name, int spatial, int count,
+cnnrt_status cnnrt_window_read_ints(const cnnrt_node* node, const char* name, int spatial, int count,
                               int64_t fallback, int64_t minimum, int64_t* values) {
   const int64_t* list;
   uint32_t found;
@@ -27,31 +26,25 @@ static cnnrt_status read_list(const cnnrt_node* node, const char* name, int spat
 
 cnnrt_status cnnrt_window_parse(const cnnrt_node* node, int spatial, int allow_dilations, cnnrt_window* window) {
   cnnrt_status status;
+  if (spatial < 1 || spatial > CNNRT_WINDOW_MAX_SPATIAL) {
+    return cnnrt_node_error(CNNRT_ERROR_UNSUPPORTED, node, "a %d-D window: expected 1 to %d spatial dims", spatial,
+                            CNNRT_WINDOW_MAX_SPATIAL);
+  }
   window->spatial = spatial;
-  if ((status = read_list(node, "strides", spatial, spatial, 1, 1, window->strides)) != CNNRT_OK) return status;
+  for (int i = spatial; i < CNNRT_WINDOW_MAX_SPATIAL; i++) window->strides[i] = window->dilations[i] = 1;
+  if ((status = cnnrt_window_read_ints(node, "strides", spatial, spatial, 1, 1, window->strides)) != CNNRT_OK)
+    return status;
   if (allow_dilations) {
-    if ((status = read_list(node, "dilations", spatial, spatial, 1, 1, window->dilations)) != CNNRT_OK) return status;
+    status = cnnrt_window_read_ints(node, "dilations", spatial, spatial, 1, 1, window->dilations);
+    if (status != CNNRT_OK) return status;
   } else {
     if (cnnrt_node_attr(node, "dilations") != NULL) {
       return cnnrt_node_error(CNNRT_ERROR_UNSUPPORTED, node, "attribute 'dilations' is not supported by this op");
     }
     for (int i = 0; i < spatial; i++) window->dilations[i] = 1;
   }
-  if ((status = read_list(node, "pads", spatial, 2 * spatial, 0, 0, window->pads)) != CNNRT_OK) return status;
-  /* Keep the ONNX order (begins, then ends) in a 2-D layout for 1-D too. */
-  if (spatial == 1) {
-    window->pads[2] = window->pads[1];
-    window->pads[1] = 0;
-    window->pads[3] = 0;
-    window->strides[1] = 1;
-    window->dilations[1] = 1;
-  } else {
-    int64_t begin_h = window->pads[0], begin_w = window->pads[1], end_h = window->pads[2], end_w = window->pads[3];
-    window->pads[0] = begin_h;
-    window->pads[1] = begin_w;
-    window->pads[2] = end_h;
-    window->pads[3] = end_w;
-  }
+  if ((status = cnnrt_window_read_ints(node, "pads", spatial, 2 * spatial, 0, 0, window->pads)) != CNNRT_OK)
+    return status;
   int64_t auto_pad;
   if ((status = cnnrt_attr_int(node, "auto_pad", 0, &auto_pad)) != CNNRT_OK) return status;
   if (auto_pad < 0 || auto_pad > 3) {
@@ -64,13 +57,11 @@ cnnrt_status cnnrt_window_parse(const cnnrt_node* node, int spatial, int allow_d
   return CNNRT_OK;
 }
 
-/* pads layout: 1-D uses pads[0] (begin) and pads[2] (end); 2-D uses
- * [begin_h, begin_w, end_h, end_w]. */
 cnnrt_status cnnrt_window_output(const cnnrt_node* node, const cnnrt_window* window, int dim, int64_t in,
                                  int64_t* out, int64_t* pad_begin, int64_t* pad_end) {
   const int64_t stride = window->strides[dim];
   const int64_t effective = (window->kernel[dim] - 1) * window->dilations[dim] + 1;
-  int64_t begin = window->pads[dim], end = window->pads[dim + 2];
+  int64_t begin = window->pads[dim], end = window->pads[window->spatial + dim];
   if (window->auto_pad == CNNRT_AUTO_PAD_SAME_UPPER || window->auto_pad == CNNRT_AUTO_PAD_SAME_LOWER) {
     int64_t size = (in + stride - 1) / stride;
     int64_t total = (size - 1) * stride + effective - in;
@@ -109,4 +100,10 @@ cnnrt_status cnnrt_window_output(const cnnrt_node* node, const cnnrt_window* win
   *pad_begin = begin;
   *pad_end = end;
   return CNNRT_OK;
+}
+
+int cnnrt_window_unpadded(const cnnrt_window* window) {
+  for (int i = 0; i < 2 * window->spatial; i++)
+    if (window->pads[i] != 0) return 0;
+  return 1;
 }
