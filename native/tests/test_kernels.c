@@ -141,6 +141,59 @@ static void test_gemminc(const cnnrt_f32_gemm_config* g) {
   }
 }
 
+/* gemmep equals gemm (or gemm + gemminc when accumulating) followed by the
+ * reference epilogue, bit for bit, for every clamp the conv path uses, and
+ * writes nothing outside the tile. */
+static void test_gemmep(const cnnrt_f32_gemm_config* g) {
+  if (g->ukernel_ep == NULL) return;
+  for (int trial = 0; trial < 300; trial++) {
+    const size_t MR = g->mr, NR = g->nr, c_stride = NR + 7;
+    const size_t k1 = random_size(1, 200), k2 = random_size(1, 200);
+    const int accumulate = trial % 2;
+    const size_t k = accumulate ? k1 + k2 : k1;
+    const size_t mr = trial % 5 == 0 ? MR : random_size(1, MR), nr = trial % 5 == 0 ? NR : random_size(1, NR);
+    const size_t b_stride = trial % 3 == 0 ? NR + random_size(1, 40) : NR;
+    float* a = malloc(MR * k * sizeof(float));
+    float* b = malloc((k * b_stride + NR) * sizeof(float));
+    float* want = malloc(MR * c_stride * sizeof(float));
+    float* got = malloc(MR * c_stride * sizeof(float));
+    float* residual = malloc(MR * c_stride * sizeof(float));
+    float bias[64];
+    for (size_t i = 0; i < MR * k; i++) a[i] = random_float();
+    for (size_t i = 0; i < k * b_stride + NR; i++) b[i] = random_float();
+    for (size_t i = 0; i < MR * c_stride; i++) residual[i] = random_float();
+    for (size_t i = 0; i < MR; i++) bias[i] = i % 3 == 0 ? 0.0f : random_float();
+    for (size_t i = 0; i < MR * c_stride; i++) want[i] = got[i] = SENTINEL;
+    /* A NaN and an infinity in the tile must come out as the reference's. */
+    if (trial % 7 == 3) residual[0] = NAN;
+    if (trial % 7 == 4) residual[0] = -INFINITY;
+    const int kind = trial % 4; /* none, Relu, Clip(-0.25, 0.5), Clip(0, 6) */
+    const int activation = kind == 0 ? CNNRT_ACT_NONE : kind == 1 ? CNNRT_ACT_RELU : CNNRT_ACT_CLIP;
+    const float alpha = kind == 2 ? -0.25f : 0.0f, beta = kind == 2 ? 0.5f : 6.0f;
+    const int with_bias = trial % 3 != 1, with_residual = trial % 3 != 2;
+    cnnrt_f32_gemm_epilogue ep = {with_bias ? bias : NULL, with_residual ? residual : NULL,
+                                  activation == CNNRT_ACT_NONE ? -INFINITY : alpha,
+                                  activation == CNNRT_ACT_CLIP ? beta : INFINITY, accumulate};
+    if (accumulate) {
+      g->ukernel(mr, nr, k1, a, b, b_stride, want, c_stride);
+      g->ukernel(mr, nr, k1, a, b, b_stride, got, c_stride);
+      g->ukernel_inc(mr, nr, k2, a + k1 * MR, b + k1 * b_stride, b_stride, want, c_stride);
+      g->ukernel_ep(mr, nr, k2, a + k1 * MR, b + k1 * b_stride, b_stride, got, c_stride, &ep);
+    } else {
+      g->ukernel(mr, nr, k, a, b, b_stride, want, c_stride);
+      g->ukernel_ep(mr, nr, k, a, b, b_stride, got, c_stride, &ep);
+    }
+    for (size_t i = 0; i < mr; i++) {
+      cnnrt_f32_epilogue_ref(want + i * c_stride, nr, with_bias ? bias[i] : 0.0f,
+                             with_residual ? residual + i * c_stride : NULL, activation, alpha, beta);
+    }
+    CHECK(memcmp(want, got, MR * c_stride * sizeof(float)) == 0,
+          "%s gemmep mr=%zu nr=%zu k=%zu accumulate=%d activation=%d bias=%d residual=%d differs from gemm + "
+          "reference epilogue", g->name, mr, nr, k, accumulate, activation, with_bias, with_residual);
+    free(a), free(b), free(want), free(got), free(residual);
+  }
+}
+
 /* A whole m x n x k product through pack_a / pack_b and the tile loop ops use. */
 static void check_gemm(const cnnrt_f32_gemm_config* g, size_t m, size_t n, size_t k) {
   float* a = malloc(m * k * sizeof(float));
@@ -588,6 +641,50 @@ static void test_epilogue(const cnnrt_f32_vector_config* config) {
 /* Runs this program again with CNNRT_ISA set, as `--child <check>` (the CPU
  * level is read once per process, so a fresh process is needed); its exit
  * status is the number of failed checks. */
+/* The transposed store with epilogue against its reference: exact for the
+ * activations without transcendental functions, within 8 ulp (or 1e-6
+ * absolute near zero) for the others; nothing written outside each row. */
+static void test_transpose_epilogue(const cnnrt_f32_vector_config* config) {
+  static const int activations[] = {CNNRT_ACT_NONE, CNNRT_ACT_RELU, CNNRT_ACT_CLIP, CNNRT_ACT_SILU,
+                                    CNNRT_ACT_HARD_SWISH, CNNRT_ACT_SIGMOID, CNNRT_ACT_LEAKY_RELU};
+  for (int trial = 0; trial < 400; trial++) {
+    const size_t rows = trial < 20 ? (size_t)trial + 1 : random_size(1, 45), cols = random_size(1, 70);
+    const size_t ldc = cols + random_size(0, 9), y_stride = rows + random_size(0, 5);
+    const int activation = activations[trial % 7];
+    const float alpha = activation == CNNRT_ACT_CLIP ? -0.3f : 0.1f, beta = activation == CNNRT_ACT_CLIP ? 0.4f : 0.6f;
+    float* c = malloc(rows * ldc * sizeof(float));
+    float* bias = malloc(cols * sizeof(float));
+    float* residual = malloc(cols * y_stride * sizeof(float));
+    float* want = malloc(cols * y_stride * sizeof(float));
+    float* got = malloc(cols * y_stride * sizeof(float));
+    for (size_t i = 0; i < rows * ldc; i++) c[i] = 3.0f * random_float();
+    for (size_t j = 0; j < cols; j++) bias[j] = j % 4 == 0 ? 0.0f : random_float();
+    for (size_t i = 0; i < cols * y_stride; i++) residual[i] = random_float(), want[i] = got[i] = SENTINEL;
+    const int with_bias = trial % 3 != 0, with_residual = trial % 2 == 0;
+    cnnrt_f32_transpose_epilogue_ref(c, ldc, rows, cols, want, y_stride, with_bias ? bias : NULL,
+                                     with_residual ? residual : NULL, activation, alpha, beta);
+    config->transpose_epilogue(c, ldc, rows, cols, got, y_stride, with_bias ? bias : NULL,
+                               with_residual ? residual : NULL, activation, alpha, beta);
+    const int exact = activation == CNNRT_ACT_NONE || activation == CNNRT_ACT_RELU || activation == CNNRT_ACT_CLIP ||
+                      activation == CNNRT_ACT_LEAKY_RELU || activation == CNNRT_ACT_HARD_SWISH;
+    for (size_t j = 0; j < cols; j++) {
+      for (size_t i = 0; i < y_stride; i++) {
+        const float w = want[j * y_stride + i], g = got[j * y_stride + i];
+        if (i >= rows) {
+          CHECK(g == SENTINEL, "%s transpose_epilogue rows=%zu cols=%zu wrote y[%zu][%zu] past the row",
+                config->name, rows, cols, j, i);
+          continue;
+        }
+        const int ok = exact ? memcmp(&w, &g, sizeof(float)) == 0
+                             : (ulp_distance(w, g) <= 8.0 || fabsf(w - g) <= 1e-6f);
+        CHECK(ok, "%s transpose_epilogue rows=%zu cols=%zu activation=%d y[%zu][%zu]: %.9g vs reference %.9g",
+              config->name, rows, cols, activation, j, i, g, w);
+      }
+    }
+    free(c), free(bias), free(residual), free(want), free(got);
+  }
+}
+
 static int child_with_isa(const char* value, const char* check) {
   fflush(stdout);
   fflush(stderr);
@@ -654,6 +751,7 @@ int main(int argc, char** argv) {
     test_ukernel(g);
     test_gemm(g);
     test_gemminc(g);
+    test_gemmep(g);
     test_im2col(g);
     printf("%s %s\n", failures == before ? "ok     " : "FAILED ", g->name);
   }
@@ -672,6 +770,7 @@ int main(int argc, char** argv) {
     if (vector->epilogue != NULL) test_epilogue(vector);
     if (vector->activation != NULL) test_activation_accuracy(vector);
     if (vector->binary != NULL) test_vbinary(vector);
+    if (vector->transpose_epilogue != NULL) test_transpose_epilogue(vector);
     printf("%s pool/dwconv/epilogue %s\n", failures == before ? "ok     " : "FAILED ", vector->name);
   }
 

@@ -106,3 +106,14 @@ void cnnrt_f32_epilogue_ref(float* y, size_t n, float bias, const float* residua
   }
   cnnrt_f32_activation_ref(y, n, activation, alpha, beta);
 }
+
+void cnnrt_f32_transpose_epilogue_ref(const float* c, size_t ldc, size_t rows, size_t cols, float* y,
+                                      size_t y_stride, const float* bias, const float* residual, int activation,
+                                      float alpha, float beta) {
+  for (size_t j = 0; j < cols; j++) {
+    float* out = y + j * y_stride;
+    for (size_t i = 0; i < rows; i++) out[i] = c[i * ldc + j];
+    cnnrt_f32_epilogue_ref(out, rows, bias != NULL ? bias[j] : 0.0f, residual != NULL ? residual + j * y_stride : NULL,
+                           activation, alpha, beta);
+  }
+}

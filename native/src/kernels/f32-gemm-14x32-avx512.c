@@ -12,6 +12,10 @@
  * The gemminc variant starts each chain from the values already in C instead
  * of zero, so a product split into k blocks (gemm on the first, gemminc on the
  * rest) gives exactly the chain of one call over the whole k.
+ * The gemmep variant is gemm (or gemminc when ep->accumulate) followed, in
+ * registers, by the fused epilogue: + bias[row], + residual, then a clamp to
+ * [ep->min, ep->max] written as the reference's Relu/Clip comparisons (NaN
+ * passes), so the stored values equal the reference epilogue's bit for bit.
  */
 #include <immintrin.h>
 
@@ -345,6 +349,435 @@ void cnnrt_f32_gemminc_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, con
     const __mmask16 vmask0 = (__mmask16)((1u << n0) - 1u);
     const size_t n1 = nr > 16 ? (nr - 16 < 16 ? nr - 16 : 16) : 0;
     const __mmask16 vmask1 = (__mmask16)((1u << n1) - 1u);
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc0x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc1x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc2x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc3x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc4x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc5x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc6x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc6x1);
+    if (mr == 7) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc7x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc7x1);
+    if (mr == 8) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc8x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc8x1);
+    if (mr == 9) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc9x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc9x1);
+    if (mr == 10) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc10x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc10x1);
+    if (mr == 11) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc11x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc11x1);
+    if (mr == 12) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc12x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc12x1);
+    if (mr == 13) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc13x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc13x1);
+  }
+}
+
+void cnnrt_f32_gemmep_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                            const float* b, size_t b_stride, float* c, size_t c_stride,
+                                            const cnnrt_f32_gemm_epilogue* ep) {
+  const size_t n0 = nr > 0 ? (nr - 0 < 16 ? nr - 0 : 16) : 0;
+  const __mmask16 vmask0 = (__mmask16)((1u << n0) - 1u);
+  const size_t n1 = nr > 16 ? (nr - 16 < 16 ? nr - 16 : 16) : 0;
+  const __mmask16 vmask1 = (__mmask16)((1u << n1) - 1u);
+  __m512 vacc0x0 = _mm512_setzero_ps(), vacc0x1 = _mm512_setzero_ps();
+  __m512 vacc1x0 = _mm512_setzero_ps(), vacc1x1 = _mm512_setzero_ps();
+  __m512 vacc2x0 = _mm512_setzero_ps(), vacc2x1 = _mm512_setzero_ps();
+  __m512 vacc3x0 = _mm512_setzero_ps(), vacc3x1 = _mm512_setzero_ps();
+  __m512 vacc4x0 = _mm512_setzero_ps(), vacc4x1 = _mm512_setzero_ps();
+  __m512 vacc5x0 = _mm512_setzero_ps(), vacc5x1 = _mm512_setzero_ps();
+  __m512 vacc6x0 = _mm512_setzero_ps(), vacc6x1 = _mm512_setzero_ps();
+  __m512 vacc7x0 = _mm512_setzero_ps(), vacc7x1 = _mm512_setzero_ps();
+  __m512 vacc8x0 = _mm512_setzero_ps(), vacc8x1 = _mm512_setzero_ps();
+  __m512 vacc9x0 = _mm512_setzero_ps(), vacc9x1 = _mm512_setzero_ps();
+  __m512 vacc10x0 = _mm512_setzero_ps(), vacc10x1 = _mm512_setzero_ps();
+  __m512 vacc11x0 = _mm512_setzero_ps(), vacc11x1 = _mm512_setzero_ps();
+  __m512 vacc12x0 = _mm512_setzero_ps(), vacc12x1 = _mm512_setzero_ps();
+  __m512 vacc13x0 = _mm512_setzero_ps(), vacc13x1 = _mm512_setzero_ps();
+  if (ep->accumulate) {
+    if (mr > 0) {
+      vacc0x0 = _mm512_maskz_loadu_ps(vmask0, c + 0 * c_stride + 0);
+      vacc0x1 = _mm512_maskz_loadu_ps(vmask1, c + 0 * c_stride + 16);
+    }
+    if (mr > 1) {
+      vacc1x0 = _mm512_maskz_loadu_ps(vmask0, c + 1 * c_stride + 0);
+      vacc1x1 = _mm512_maskz_loadu_ps(vmask1, c + 1 * c_stride + 16);
+    }
+    if (mr > 2) {
+      vacc2x0 = _mm512_maskz_loadu_ps(vmask0, c + 2 * c_stride + 0);
+      vacc2x1 = _mm512_maskz_loadu_ps(vmask1, c + 2 * c_stride + 16);
+    }
+    if (mr > 3) {
+      vacc3x0 = _mm512_maskz_loadu_ps(vmask0, c + 3 * c_stride + 0);
+      vacc3x1 = _mm512_maskz_loadu_ps(vmask1, c + 3 * c_stride + 16);
+    }
+    if (mr > 4) {
+      vacc4x0 = _mm512_maskz_loadu_ps(vmask0, c + 4 * c_stride + 0);
+      vacc4x1 = _mm512_maskz_loadu_ps(vmask1, c + 4 * c_stride + 16);
+    }
+    if (mr > 5) {
+      vacc5x0 = _mm512_maskz_loadu_ps(vmask0, c + 5 * c_stride + 0);
+      vacc5x1 = _mm512_maskz_loadu_ps(vmask1, c + 5 * c_stride + 16);
+    }
+    if (mr > 6) {
+      vacc6x0 = _mm512_maskz_loadu_ps(vmask0, c + 6 * c_stride + 0);
+      vacc6x1 = _mm512_maskz_loadu_ps(vmask1, c + 6 * c_stride + 16);
+    }
+    if (mr > 7) {
+      vacc7x0 = _mm512_maskz_loadu_ps(vmask0, c + 7 * c_stride + 0);
+      vacc7x1 = _mm512_maskz_loadu_ps(vmask1, c + 7 * c_stride + 16);
+    }
+    if (mr > 8) {
+      vacc8x0 = _mm512_maskz_loadu_ps(vmask0, c + 8 * c_stride + 0);
+      vacc8x1 = _mm512_maskz_loadu_ps(vmask1, c + 8 * c_stride + 16);
+    }
+    if (mr > 9) {
+      vacc9x0 = _mm512_maskz_loadu_ps(vmask0, c + 9 * c_stride + 0);
+      vacc9x1 = _mm512_maskz_loadu_ps(vmask1, c + 9 * c_stride + 16);
+    }
+    if (mr > 10) {
+      vacc10x0 = _mm512_maskz_loadu_ps(vmask0, c + 10 * c_stride + 0);
+      vacc10x1 = _mm512_maskz_loadu_ps(vmask1, c + 10 * c_stride + 16);
+    }
+    if (mr > 11) {
+      vacc11x0 = _mm512_maskz_loadu_ps(vmask0, c + 11 * c_stride + 0);
+      vacc11x1 = _mm512_maskz_loadu_ps(vmask1, c + 11 * c_stride + 16);
+    }
+    if (mr > 12) {
+      vacc12x0 = _mm512_maskz_loadu_ps(vmask0, c + 12 * c_stride + 0);
+      vacc12x1 = _mm512_maskz_loadu_ps(vmask1, c + 12 * c_stride + 16);
+    }
+    if (mr > 13) {
+      vacc13x0 = _mm512_maskz_loadu_ps(vmask0, c + 13 * c_stride + 0);
+      vacc13x1 = _mm512_maskz_loadu_ps(vmask1, c + 13 * c_stride + 16);
+    }
+  }
+  const float* a = a_packed;
+  for (; k != 0; k--) {
+    const __m512 vb0 = _mm512_loadu_ps(b + 0);
+    const __m512 vb1 = _mm512_loadu_ps(b + 16);
+    b += b_stride;
+    const __m512 va0 = _mm512_set1_ps(a[0]);
+    vacc0x0 = _mm512_fmadd_ps(va0, vb0, vacc0x0);
+    vacc0x1 = _mm512_fmadd_ps(va0, vb1, vacc0x1);
+    const __m512 va1 = _mm512_set1_ps(a[1]);
+    vacc1x0 = _mm512_fmadd_ps(va1, vb0, vacc1x0);
+    vacc1x1 = _mm512_fmadd_ps(va1, vb1, vacc1x1);
+    const __m512 va2 = _mm512_set1_ps(a[2]);
+    vacc2x0 = _mm512_fmadd_ps(va2, vb0, vacc2x0);
+    vacc2x1 = _mm512_fmadd_ps(va2, vb1, vacc2x1);
+    const __m512 va3 = _mm512_set1_ps(a[3]);
+    vacc3x0 = _mm512_fmadd_ps(va3, vb0, vacc3x0);
+    vacc3x1 = _mm512_fmadd_ps(va3, vb1, vacc3x1);
+    const __m512 va4 = _mm512_set1_ps(a[4]);
+    vacc4x0 = _mm512_fmadd_ps(va4, vb0, vacc4x0);
+    vacc4x1 = _mm512_fmadd_ps(va4, vb1, vacc4x1);
+    const __m512 va5 = _mm512_set1_ps(a[5]);
+    vacc5x0 = _mm512_fmadd_ps(va5, vb0, vacc5x0);
+    vacc5x1 = _mm512_fmadd_ps(va5, vb1, vacc5x1);
+    const __m512 va6 = _mm512_set1_ps(a[6]);
+    vacc6x0 = _mm512_fmadd_ps(va6, vb0, vacc6x0);
+    vacc6x1 = _mm512_fmadd_ps(va6, vb1, vacc6x1);
+    const __m512 va7 = _mm512_set1_ps(a[7]);
+    vacc7x0 = _mm512_fmadd_ps(va7, vb0, vacc7x0);
+    vacc7x1 = _mm512_fmadd_ps(va7, vb1, vacc7x1);
+    const __m512 va8 = _mm512_set1_ps(a[8]);
+    vacc8x0 = _mm512_fmadd_ps(va8, vb0, vacc8x0);
+    vacc8x1 = _mm512_fmadd_ps(va8, vb1, vacc8x1);
+    const __m512 va9 = _mm512_set1_ps(a[9]);
+    vacc9x0 = _mm512_fmadd_ps(va9, vb0, vacc9x0);
+    vacc9x1 = _mm512_fmadd_ps(va9, vb1, vacc9x1);
+    const __m512 va10 = _mm512_set1_ps(a[10]);
+    vacc10x0 = _mm512_fmadd_ps(va10, vb0, vacc10x0);
+    vacc10x1 = _mm512_fmadd_ps(va10, vb1, vacc10x1);
+    const __m512 va11 = _mm512_set1_ps(a[11]);
+    vacc11x0 = _mm512_fmadd_ps(va11, vb0, vacc11x0);
+    vacc11x1 = _mm512_fmadd_ps(va11, vb1, vacc11x1);
+    const __m512 va12 = _mm512_set1_ps(a[12]);
+    vacc12x0 = _mm512_fmadd_ps(va12, vb0, vacc12x0);
+    vacc12x1 = _mm512_fmadd_ps(va12, vb1, vacc12x1);
+    const __m512 va13 = _mm512_set1_ps(a[13]);
+    vacc13x0 = _mm512_fmadd_ps(va13, vb0, vacc13x0);
+    vacc13x1 = _mm512_fmadd_ps(va13, vb1, vacc13x1);
+    a += 14;
+  }
+
+  {
+    const __m512 vmin = _mm512_set1_ps(ep->min), vmax = _mm512_set1_ps(ep->max);
+    const float* bias = ep->bias;
+    const float* residual = ep->residual;
+    if (mr > 0) {
+      if (bias != NULL && bias[0] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[0]);
+        vacc0x0 = _mm512_add_ps(vacc0x0, vbias);
+        vacc0x1 = _mm512_add_ps(vacc0x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc0x0 = _mm512_add_ps(vacc0x0, _mm512_maskz_loadu_ps(vmask0, residual + 0 * c_stride + 0));
+        vacc0x1 = _mm512_add_ps(vacc0x1, _mm512_maskz_loadu_ps(vmask1, residual + 0 * c_stride + 16));
+      }
+      vacc0x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc0x0));
+      vacc0x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc0x1));
+    }
+    if (mr > 1) {
+      if (bias != NULL && bias[1] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[1]);
+        vacc1x0 = _mm512_add_ps(vacc1x0, vbias);
+        vacc1x1 = _mm512_add_ps(vacc1x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc1x0 = _mm512_add_ps(vacc1x0, _mm512_maskz_loadu_ps(vmask0, residual + 1 * c_stride + 0));
+        vacc1x1 = _mm512_add_ps(vacc1x1, _mm512_maskz_loadu_ps(vmask1, residual + 1 * c_stride + 16));
+      }
+      vacc1x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc1x0));
+      vacc1x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc1x1));
+    }
+    if (mr > 2) {
+      if (bias != NULL && bias[2] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[2]);
+        vacc2x0 = _mm512_add_ps(vacc2x0, vbias);
+        vacc2x1 = _mm512_add_ps(vacc2x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc2x0 = _mm512_add_ps(vacc2x0, _mm512_maskz_loadu_ps(vmask0, residual + 2 * c_stride + 0));
+        vacc2x1 = _mm512_add_ps(vacc2x1, _mm512_maskz_loadu_ps(vmask1, residual + 2 * c_stride + 16));
+      }
+      vacc2x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc2x0));
+      vacc2x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc2x1));
+    }
+    if (mr > 3) {
+      if (bias != NULL && bias[3] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[3]);
+        vacc3x0 = _mm512_add_ps(vacc3x0, vbias);
+        vacc3x1 = _mm512_add_ps(vacc3x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc3x0 = _mm512_add_ps(vacc3x0, _mm512_maskz_loadu_ps(vmask0, residual + 3 * c_stride + 0));
+        vacc3x1 = _mm512_add_ps(vacc3x1, _mm512_maskz_loadu_ps(vmask1, residual + 3 * c_stride + 16));
+      }
+      vacc3x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc3x0));
+      vacc3x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc3x1));
+    }
+    if (mr > 4) {
+      if (bias != NULL && bias[4] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[4]);
+        vacc4x0 = _mm512_add_ps(vacc4x0, vbias);
+        vacc4x1 = _mm512_add_ps(vacc4x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc4x0 = _mm512_add_ps(vacc4x0, _mm512_maskz_loadu_ps(vmask0, residual + 4 * c_stride + 0));
+        vacc4x1 = _mm512_add_ps(vacc4x1, _mm512_maskz_loadu_ps(vmask1, residual + 4 * c_stride + 16));
+      }
+      vacc4x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc4x0));
+      vacc4x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc4x1));
+    }
+    if (mr > 5) {
+      if (bias != NULL && bias[5] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[5]);
+        vacc5x0 = _mm512_add_ps(vacc5x0, vbias);
+        vacc5x1 = _mm512_add_ps(vacc5x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc5x0 = _mm512_add_ps(vacc5x0, _mm512_maskz_loadu_ps(vmask0, residual + 5 * c_stride + 0));
+        vacc5x1 = _mm512_add_ps(vacc5x1, _mm512_maskz_loadu_ps(vmask1, residual + 5 * c_stride + 16));
+      }
+      vacc5x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc5x0));
+      vacc5x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc5x1));
+    }
+    if (mr > 6) {
+      if (bias != NULL && bias[6] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[6]);
+        vacc6x0 = _mm512_add_ps(vacc6x0, vbias);
+        vacc6x1 = _mm512_add_ps(vacc6x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc6x0 = _mm512_add_ps(vacc6x0, _mm512_maskz_loadu_ps(vmask0, residual + 6 * c_stride + 0));
+        vacc6x1 = _mm512_add_ps(vacc6x1, _mm512_maskz_loadu_ps(vmask1, residual + 6 * c_stride + 16));
+      }
+      vacc6x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc6x0));
+      vacc6x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc6x1));
+    }
+    if (mr > 7) {
+      if (bias != NULL && bias[7] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[7]);
+        vacc7x0 = _mm512_add_ps(vacc7x0, vbias);
+        vacc7x1 = _mm512_add_ps(vacc7x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc7x0 = _mm512_add_ps(vacc7x0, _mm512_maskz_loadu_ps(vmask0, residual + 7 * c_stride + 0));
+        vacc7x1 = _mm512_add_ps(vacc7x1, _mm512_maskz_loadu_ps(vmask1, residual + 7 * c_stride + 16));
+      }
+      vacc7x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc7x0));
+      vacc7x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc7x1));
+    }
+    if (mr > 8) {
+      if (bias != NULL && bias[8] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[8]);
+        vacc8x0 = _mm512_add_ps(vacc8x0, vbias);
+        vacc8x1 = _mm512_add_ps(vacc8x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc8x0 = _mm512_add_ps(vacc8x0, _mm512_maskz_loadu_ps(vmask0, residual + 8 * c_stride + 0));
+        vacc8x1 = _mm512_add_ps(vacc8x1, _mm512_maskz_loadu_ps(vmask1, residual + 8 * c_stride + 16));
+      }
+      vacc8x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc8x0));
+      vacc8x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc8x1));
+    }
+    if (mr > 9) {
+      if (bias != NULL && bias[9] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[9]);
+        vacc9x0 = _mm512_add_ps(vacc9x0, vbias);
+        vacc9x1 = _mm512_add_ps(vacc9x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc9x0 = _mm512_add_ps(vacc9x0, _mm512_maskz_loadu_ps(vmask0, residual + 9 * c_stride + 0));
+        vacc9x1 = _mm512_add_ps(vacc9x1, _mm512_maskz_loadu_ps(vmask1, residual + 9 * c_stride + 16));
+      }
+      vacc9x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc9x0));
+      vacc9x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc9x1));
+    }
+    if (mr > 10) {
+      if (bias != NULL && bias[10] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[10]);
+        vacc10x0 = _mm512_add_ps(vacc10x0, vbias);
+        vacc10x1 = _mm512_add_ps(vacc10x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc10x0 = _mm512_add_ps(vacc10x0, _mm512_maskz_loadu_ps(vmask0, residual + 10 * c_stride + 0));
+        vacc10x1 = _mm512_add_ps(vacc10x1, _mm512_maskz_loadu_ps(vmask1, residual + 10 * c_stride + 16));
+      }
+      vacc10x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc10x0));
+      vacc10x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc10x1));
+    }
+    if (mr > 11) {
+      if (bias != NULL && bias[11] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[11]);
+        vacc11x0 = _mm512_add_ps(vacc11x0, vbias);
+        vacc11x1 = _mm512_add_ps(vacc11x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc11x0 = _mm512_add_ps(vacc11x0, _mm512_maskz_loadu_ps(vmask0, residual + 11 * c_stride + 0));
+        vacc11x1 = _mm512_add_ps(vacc11x1, _mm512_maskz_loadu_ps(vmask1, residual + 11 * c_stride + 16));
+      }
+      vacc11x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc11x0));
+      vacc11x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc11x1));
+    }
+    if (mr > 12) {
+      if (bias != NULL && bias[12] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[12]);
+        vacc12x0 = _mm512_add_ps(vacc12x0, vbias);
+        vacc12x1 = _mm512_add_ps(vacc12x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc12x0 = _mm512_add_ps(vacc12x0, _mm512_maskz_loadu_ps(vmask0, residual + 12 * c_stride + 0));
+        vacc12x1 = _mm512_add_ps(vacc12x1, _mm512_maskz_loadu_ps(vmask1, residual + 12 * c_stride + 16));
+      }
+      vacc12x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc12x0));
+      vacc12x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc12x1));
+    }
+    if (mr > 13) {
+      if (bias != NULL && bias[13] != 0.0f) {
+        const __m512 vbias = _mm512_set1_ps(bias[13]);
+        vacc13x0 = _mm512_add_ps(vacc13x0, vbias);
+        vacc13x1 = _mm512_add_ps(vacc13x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc13x0 = _mm512_add_ps(vacc13x0, _mm512_maskz_loadu_ps(vmask0, residual + 13 * c_stride + 0));
+        vacc13x1 = _mm512_add_ps(vacc13x1, _mm512_maskz_loadu_ps(vmask1, residual + 13 * c_stride + 16));
+      }
+      vacc13x0 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc13x0));
+      vacc13x1 = _mm512_min_ps(vmax, _mm512_max_ps(vmin, vacc13x1));
+    }
+  }
+  if (nr == 32) {
+    _mm512_storeu_ps(c + 0, vacc0x0);
+    _mm512_storeu_ps(c + 16, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc1x0);
+    _mm512_storeu_ps(c + 16, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc2x0);
+    _mm512_storeu_ps(c + 16, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc3x0);
+    _mm512_storeu_ps(c + 16, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc4x0);
+    _mm512_storeu_ps(c + 16, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc5x0);
+    _mm512_storeu_ps(c + 16, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc6x0);
+    _mm512_storeu_ps(c + 16, vacc6x1);
+    if (mr == 7) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc7x0);
+    _mm512_storeu_ps(c + 16, vacc7x1);
+    if (mr == 8) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc8x0);
+    _mm512_storeu_ps(c + 16, vacc8x1);
+    if (mr == 9) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc9x0);
+    _mm512_storeu_ps(c + 16, vacc9x1);
+    if (mr == 10) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc10x0);
+    _mm512_storeu_ps(c + 16, vacc10x1);
+    if (mr == 11) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc11x0);
+    _mm512_storeu_ps(c + 16, vacc11x1);
+    if (mr == 12) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc12x0);
+    _mm512_storeu_ps(c + 16, vacc12x1);
+    if (mr == 13) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc13x0);
+    _mm512_storeu_ps(c + 16, vacc13x1);
+  } else {
     _mm512_mask_storeu_ps(c + 0, vmask0, vacc0x0);
     _mm512_mask_storeu_ps(c + 16, vmask1, vacc0x1);
     if (mr == 1) return;

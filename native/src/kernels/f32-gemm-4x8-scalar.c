@@ -57,3 +57,26 @@ void cnnrt_f32_gemminc_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const
     for (size_t j = 0; j < nr; j++) c[i * c_stride + j] = acc[i][j];
   }
 }
+
+/* The tile with the fused epilogue (see cnnrt_f32_gemm_epilogue). */
+void cnnrt_f32_gemmep_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                          const float* b, size_t b_stride, float* c, size_t c_stride,
+                                          const cnnrt_f32_gemm_epilogue* ep) {
+  if (ep->accumulate) {
+    cnnrt_f32_gemminc_ukernel_4x8__scalar(mr, nr, k, a_packed, b, b_stride, c, c_stride);
+  } else {
+    cnnrt_f32_gemm_ukernel_4x8__scalar(mr, nr, k, a_packed, b, b_stride, c, c_stride);
+  }
+  for (size_t i = 0; i < mr; i++) {
+    float* row = c + i * c_stride;
+    const float bias = ep->bias != NULL ? ep->bias[i] : 0.0f;
+    const float* residual = ep->residual != NULL ? ep->residual + i * c_stride : NULL;
+    for (size_t j = 0; j < nr; j++) {
+      float x = row[j];
+      if (bias != 0.0f) x += bias;
+      if (residual != NULL) x += residual[j];
+      x = x < ep->min ? ep->min : x;
+      row[j] = x > ep->max ? ep->max : x;
+    }
+  }
+}

@@ -12,6 +12,10 @@
  * The gemminc variant starts each chain from the values already in C instead
  * of zero, so a product split into k blocks (gemm on the first, gemminc on the
  * rest) gives exactly the chain of one call over the whole k.
+ * The gemmep variant is gemm (or gemminc when ep->accumulate) followed, in
+ * registers, by the fused epilogue: + bias[row], + residual, then a clamp to
+ * [ep->min, ep->max] written as the reference's Relu/Clip comparisons (NaN
+ * passes), so the stored values equal the reference epilogue's bit for bit.
  */
 #include <immintrin.h>
 
@@ -181,6 +185,203 @@ void cnnrt_f32_gemminc_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const 
     const __m256i vmask0 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n0));
     const size_t n1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
     const __m256i vmask1 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n1));
+    _mm256_maskstore_ps(c + 0, vmask0, vacc0x0);
+    _mm256_maskstore_ps(c + 8, vmask1, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm256_maskstore_ps(c + 0, vmask0, vacc1x0);
+    _mm256_maskstore_ps(c + 8, vmask1, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm256_maskstore_ps(c + 0, vmask0, vacc2x0);
+    _mm256_maskstore_ps(c + 8, vmask1, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm256_maskstore_ps(c + 0, vmask0, vacc3x0);
+    _mm256_maskstore_ps(c + 8, vmask1, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm256_maskstore_ps(c + 0, vmask0, vacc4x0);
+    _mm256_maskstore_ps(c + 8, vmask1, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm256_maskstore_ps(c + 0, vmask0, vacc5x0);
+    _mm256_maskstore_ps(c + 8, vmask1, vacc5x1);
+  }
+}
+
+void cnnrt_f32_gemmep_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                         const float* b, size_t b_stride, float* c, size_t c_stride,
+                                         const cnnrt_f32_gemm_epilogue* ep) {
+  const size_t n0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
+  const __m256i vmask0 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n0));
+  const size_t n1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
+  const __m256i vmask1 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n1));
+  __m256 vacc0x0 = _mm256_setzero_ps(), vacc0x1 = _mm256_setzero_ps();
+  __m256 vacc1x0 = _mm256_setzero_ps(), vacc1x1 = _mm256_setzero_ps();
+  __m256 vacc2x0 = _mm256_setzero_ps(), vacc2x1 = _mm256_setzero_ps();
+  __m256 vacc3x0 = _mm256_setzero_ps(), vacc3x1 = _mm256_setzero_ps();
+  __m256 vacc4x0 = _mm256_setzero_ps(), vacc4x1 = _mm256_setzero_ps();
+  __m256 vacc5x0 = _mm256_setzero_ps(), vacc5x1 = _mm256_setzero_ps();
+  if (ep->accumulate) {
+    if (mr > 0) {
+      vacc0x0 = _mm256_maskload_ps(c + 0 * c_stride + 0, vmask0);
+      vacc0x1 = _mm256_maskload_ps(c + 0 * c_stride + 8, vmask1);
+    }
+    if (mr > 1) {
+      vacc1x0 = _mm256_maskload_ps(c + 1 * c_stride + 0, vmask0);
+      vacc1x1 = _mm256_maskload_ps(c + 1 * c_stride + 8, vmask1);
+    }
+    if (mr > 2) {
+      vacc2x0 = _mm256_maskload_ps(c + 2 * c_stride + 0, vmask0);
+      vacc2x1 = _mm256_maskload_ps(c + 2 * c_stride + 8, vmask1);
+    }
+    if (mr > 3) {
+      vacc3x0 = _mm256_maskload_ps(c + 3 * c_stride + 0, vmask0);
+      vacc3x1 = _mm256_maskload_ps(c + 3 * c_stride + 8, vmask1);
+    }
+    if (mr > 4) {
+      vacc4x0 = _mm256_maskload_ps(c + 4 * c_stride + 0, vmask0);
+      vacc4x1 = _mm256_maskload_ps(c + 4 * c_stride + 8, vmask1);
+    }
+    if (mr > 5) {
+      vacc5x0 = _mm256_maskload_ps(c + 5 * c_stride + 0, vmask0);
+      vacc5x1 = _mm256_maskload_ps(c + 5 * c_stride + 8, vmask1);
+    }
+  }
+  const float* a = a_packed;
+  for (; k != 0; k--) {
+    const __m256 vb0 = _mm256_loadu_ps(b + 0);
+    const __m256 vb1 = _mm256_loadu_ps(b + 8);
+    b += b_stride;
+    const __m256 va0 = _mm256_set1_ps(a[0]);
+    vacc0x0 = _mm256_fmadd_ps(va0, vb0, vacc0x0);
+    vacc0x1 = _mm256_fmadd_ps(va0, vb1, vacc0x1);
+    const __m256 va1 = _mm256_set1_ps(a[1]);
+    vacc1x0 = _mm256_fmadd_ps(va1, vb0, vacc1x0);
+    vacc1x1 = _mm256_fmadd_ps(va1, vb1, vacc1x1);
+    const __m256 va2 = _mm256_set1_ps(a[2]);
+    vacc2x0 = _mm256_fmadd_ps(va2, vb0, vacc2x0);
+    vacc2x1 = _mm256_fmadd_ps(va2, vb1, vacc2x1);
+    const __m256 va3 = _mm256_set1_ps(a[3]);
+    vacc3x0 = _mm256_fmadd_ps(va3, vb0, vacc3x0);
+    vacc3x1 = _mm256_fmadd_ps(va3, vb1, vacc3x1);
+    const __m256 va4 = _mm256_set1_ps(a[4]);
+    vacc4x0 = _mm256_fmadd_ps(va4, vb0, vacc4x0);
+    vacc4x1 = _mm256_fmadd_ps(va4, vb1, vacc4x1);
+    const __m256 va5 = _mm256_set1_ps(a[5]);
+    vacc5x0 = _mm256_fmadd_ps(va5, vb0, vacc5x0);
+    vacc5x1 = _mm256_fmadd_ps(va5, vb1, vacc5x1);
+    a += 6;
+  }
+
+  {
+    const __m256 vmin = _mm256_set1_ps(ep->min), vmax = _mm256_set1_ps(ep->max);
+    const float* bias = ep->bias;
+    const float* residual = ep->residual;
+    if (mr > 0) {
+      if (bias != NULL && bias[0] != 0.0f) {
+        const __m256 vbias = _mm256_set1_ps(bias[0]);
+        vacc0x0 = _mm256_add_ps(vacc0x0, vbias);
+        vacc0x1 = _mm256_add_ps(vacc0x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc0x0 = _mm256_add_ps(vacc0x0, _mm256_maskload_ps(residual + 0 * c_stride + 0, vmask0));
+        vacc0x1 = _mm256_add_ps(vacc0x1, _mm256_maskload_ps(residual + 0 * c_stride + 8, vmask1));
+      }
+      vacc0x0 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc0x0));
+      vacc0x1 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc0x1));
+    }
+    if (mr > 1) {
+      if (bias != NULL && bias[1] != 0.0f) {
+        const __m256 vbias = _mm256_set1_ps(bias[1]);
+        vacc1x0 = _mm256_add_ps(vacc1x0, vbias);
+        vacc1x1 = _mm256_add_ps(vacc1x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc1x0 = _mm256_add_ps(vacc1x0, _mm256_maskload_ps(residual + 1 * c_stride + 0, vmask0));
+        vacc1x1 = _mm256_add_ps(vacc1x1, _mm256_maskload_ps(residual + 1 * c_stride + 8, vmask1));
+      }
+      vacc1x0 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc1x0));
+      vacc1x1 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc1x1));
+    }
+    if (mr > 2) {
+      if (bias != NULL && bias[2] != 0.0f) {
+        const __m256 vbias = _mm256_set1_ps(bias[2]);
+        vacc2x0 = _mm256_add_ps(vacc2x0, vbias);
+        vacc2x1 = _mm256_add_ps(vacc2x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc2x0 = _mm256_add_ps(vacc2x0, _mm256_maskload_ps(residual + 2 * c_stride + 0, vmask0));
+        vacc2x1 = _mm256_add_ps(vacc2x1, _mm256_maskload_ps(residual + 2 * c_stride + 8, vmask1));
+      }
+      vacc2x0 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc2x0));
+      vacc2x1 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc2x1));
+    }
+    if (mr > 3) {
+      if (bias != NULL && bias[3] != 0.0f) {
+        const __m256 vbias = _mm256_set1_ps(bias[3]);
+        vacc3x0 = _mm256_add_ps(vacc3x0, vbias);
+        vacc3x1 = _mm256_add_ps(vacc3x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc3x0 = _mm256_add_ps(vacc3x0, _mm256_maskload_ps(residual + 3 * c_stride + 0, vmask0));
+        vacc3x1 = _mm256_add_ps(vacc3x1, _mm256_maskload_ps(residual + 3 * c_stride + 8, vmask1));
+      }
+      vacc3x0 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc3x0));
+      vacc3x1 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc3x1));
+    }
+    if (mr > 4) {
+      if (bias != NULL && bias[4] != 0.0f) {
+        const __m256 vbias = _mm256_set1_ps(bias[4]);
+        vacc4x0 = _mm256_add_ps(vacc4x0, vbias);
+        vacc4x1 = _mm256_add_ps(vacc4x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc4x0 = _mm256_add_ps(vacc4x0, _mm256_maskload_ps(residual + 4 * c_stride + 0, vmask0));
+        vacc4x1 = _mm256_add_ps(vacc4x1, _mm256_maskload_ps(residual + 4 * c_stride + 8, vmask1));
+      }
+      vacc4x0 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc4x0));
+      vacc4x1 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc4x1));
+    }
+    if (mr > 5) {
+      if (bias != NULL && bias[5] != 0.0f) {
+        const __m256 vbias = _mm256_set1_ps(bias[5]);
+        vacc5x0 = _mm256_add_ps(vacc5x0, vbias);
+        vacc5x1 = _mm256_add_ps(vacc5x1, vbias);
+      }
+      if (residual != NULL) {
+        vacc5x0 = _mm256_add_ps(vacc5x0, _mm256_maskload_ps(residual + 5 * c_stride + 0, vmask0));
+        vacc5x1 = _mm256_add_ps(vacc5x1, _mm256_maskload_ps(residual + 5 * c_stride + 8, vmask1));
+      }
+      vacc5x0 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc5x0));
+      vacc5x1 = _mm256_min_ps(vmax, _mm256_max_ps(vmin, vacc5x1));
+    }
+  }
+  if (nr == 16) {
+    _mm256_storeu_ps(c + 0, vacc0x0);
+    _mm256_storeu_ps(c + 8, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm256_storeu_ps(c + 0, vacc1x0);
+    _mm256_storeu_ps(c + 8, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm256_storeu_ps(c + 0, vacc2x0);
+    _mm256_storeu_ps(c + 8, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm256_storeu_ps(c + 0, vacc3x0);
+    _mm256_storeu_ps(c + 8, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm256_storeu_ps(c + 0, vacc4x0);
+    _mm256_storeu_ps(c + 8, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm256_storeu_ps(c + 0, vacc5x0);
+    _mm256_storeu_ps(c + 8, vacc5x1);
+  } else {
     _mm256_maskstore_ps(c + 0, vmask0, vacc0x0);
     _mm256_maskstore_ps(c + 8, vmask1, vacc0x1);
     if (mr == 1) return;

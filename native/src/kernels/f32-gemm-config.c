@@ -13,13 +13,13 @@
  * (NEON, for now) uses the scalar kernel. Tests and benchmarks walk the whole
  * table, so the other tiles stay correct and can be re-measured. */
 static const cnnrt_f32_gemm_config variants[] = {
-    {cnnrt_f32_gemm_ukernel_4x8__scalar, cnnrt_f32_im2col_packed_ref, 4, 8, "scalar", "4x8_scalar", CNNRT_ISA_SCALAR, 1, cnnrt_f32_gemminc_ukernel_4x8__scalar},
+    {cnnrt_f32_gemm_ukernel_4x8__scalar, cnnrt_f32_im2col_packed_ref, 4, 8, "scalar", "4x8_scalar", CNNRT_ISA_SCALAR, 1, cnnrt_f32_gemminc_ukernel_4x8__scalar, cnnrt_f32_gemmep_ukernel_4x8__scalar},
 #if defined(__x86_64__) || defined(_M_X64)
-    {cnnrt_f32_gemm_ukernel_6x16__avx2, cnnrt_f32_im2col_packed_ref, 6, 16, "avx2", "6x16_avx2", CNNRT_ISA_AVX2, 1, cnnrt_f32_gemminc_ukernel_6x16__avx2},
-    {cnnrt_f32_gemm_ukernel_6x32__avx512, cnnrt_f32_im2col_packed__avx512, 6, 32, "avx512", "6x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_6x32__avx512},
-    {cnnrt_f32_gemm_ukernel_8x32__avx512, cnnrt_f32_im2col_packed__avx512, 8, 32, "avx512", "8x32_avx512", CNNRT_ISA_AVX512, 1, cnnrt_f32_gemminc_ukernel_8x32__avx512},
-    {cnnrt_f32_gemm_ukernel_12x32__avx512, cnnrt_f32_im2col_packed__avx512, 12, 32, "avx512", "12x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_12x32__avx512},
-    {cnnrt_f32_gemm_ukernel_14x32__avx512, cnnrt_f32_im2col_packed__avx512, 14, 32, "avx512", "14x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_14x32__avx512},
+    {cnnrt_f32_gemm_ukernel_6x16__avx2, cnnrt_f32_im2col_packed_ref, 6, 16, "avx2", "6x16_avx2", CNNRT_ISA_AVX2, 1, cnnrt_f32_gemminc_ukernel_6x16__avx2, cnnrt_f32_gemmep_ukernel_6x16__avx2},
+    {cnnrt_f32_gemm_ukernel_6x32__avx512, cnnrt_f32_im2col_packed__avx512, 6, 32, "avx512", "6x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_6x32__avx512, cnnrt_f32_gemmep_ukernel_6x32__avx512},
+    {cnnrt_f32_gemm_ukernel_8x32__avx512, cnnrt_f32_im2col_packed__avx512, 8, 32, "avx512", "8x32_avx512", CNNRT_ISA_AVX512, 1, cnnrt_f32_gemminc_ukernel_8x32__avx512, cnnrt_f32_gemmep_ukernel_8x32__avx512},
+    {cnnrt_f32_gemm_ukernel_12x32__avx512, cnnrt_f32_im2col_packed__avx512, 12, 32, "avx512", "12x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_12x32__avx512, cnnrt_f32_gemmep_ukernel_12x32__avx512},
+    {cnnrt_f32_gemm_ukernel_14x32__avx512, cnnrt_f32_im2col_packed__avx512, 14, 32, "avx512", "14x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_14x32__avx512, cnnrt_f32_gemmep_ukernel_14x32__avx512},
 #endif
 };
 
@@ -36,6 +36,16 @@ const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_for_level(int level) {
   return best;
 }
 
+/* The tile for products whose rows are output pixels and whose columns are
+ * output channels (small planes, ops/conv.c): rows a multiple of 7 fit the
+ * 7 x 2^k planes of CNNs, and NR channels a vector pair. */
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_for_level(int level) {
+  for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+    if (variants[i].level == level && variants[i].mr == 14 && variants[i].nr == 32) return &variants[i];
+  }
+  return cnnrt_f32_gemm_config_for_level(level);
+}
+
 static const cnnrt_f32_gemm_config* chosen;
 static pthread_once_t chosen_once = PTHREAD_ONCE_INIT;
 
@@ -44,4 +54,8 @@ static void choose(void) { chosen = cnnrt_f32_gemm_config_for_level(cnnrt_cpu_le
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_get(void) {
   pthread_once(&chosen_once, choose);
   return chosen;
+}
+
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major(void) {
+  return cnnrt_f32_gemm_config_pixel_major_for_level(cnnrt_f32_gemm_config_get()->level);
 }

@@ -18,7 +18,7 @@ static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, NULL, NULL, "r
 #if defined(__x86_64__) || defined(_M_X64)
 static const cnnrt_f32_vector_config vector_avx512 = {cnnrt_f32_epilogue__avx512, cnnrt_f32_dwconv2d__avx512,
                                                       cnnrt_f32_activation__avx512, cnnrt_f32_vbinary__avx512,
-                                                      "avx512"};
+                                                      "avx512", cnnrt_f32_transpose_epilogue__avx512};
 #endif
 
 const cnnrt_f32_pool_config* cnnrt_f32_pool_config_for_level(int level) {

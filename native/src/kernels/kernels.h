@@ -25,6 +25,22 @@ extern "C" {
 typedef void (*cnnrt_f32_gemm_ukernel_fn)(size_t mr, size_t nr, size_t k, const float* a_packed,
                                           const float* b, size_t b_stride, float* c, size_t c_stride);
 
+/* The fused epilogue a gemmep microkernel applies in registers before its
+ * store: C = clamp(((A*B [+ C when accumulate]) + bias[i]) + residual, min, max),
+ * each step only when given (bias NULL or bias[i] == 0: no add, as
+ * cnnrt_f32_epilogue_ref). The clamp is the reference's comparisons
+ * (x < min ? min : x, then x > max ? max : x: NaN passes), so none, Relu
+ * (min 0, max inf) and Clip come out bit for bit as the reference epilogue. */
+typedef struct cnnrt_f32_gemm_epilogue {
+  const float* bias;      /* bias[i] for tile row i (rows < mr are read), or NULL */
+  const float* residual;  /* laid out like C (same c_stride), or NULL */
+  float min, max;
+  int accumulate;         /* 1: chains start from the values in C (the last of several k blocks) */
+} cnnrt_f32_gemm_epilogue;
+typedef void (*cnnrt_f32_gemmep_ukernel_fn)(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                            const float* b, size_t b_stride, float* c, size_t c_stride,
+                                            const cnnrt_f32_gemm_epilogue* ep);
+
 struct cnnrt_conv2d_geometry;
 /* im2col of a pixel range into packed-B panels of nr columns (see
  * cnnrt_f32_im2col_packed_ref, the reference every variant must match exactly). */
@@ -42,6 +58,9 @@ typedef struct cnnrt_f32_gemm_config {
   /* The same tile whose FMA chains start from the values in C: the k blocks
    * after the first of a k-blocked product (cnnrt_f32_gemminc_ukernel_*). */
   cnnrt_f32_gemm_ukernel_fn ukernel_inc;
+  /* The same tile with the fused epilogue in registers (NULL: the caller
+   * runs the epilogue over C afterwards). */
+  cnnrt_f32_gemmep_ukernel_fn ukernel_ep;
 } cnnrt_f32_gemm_config;
 
 void cnnrt_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -75,12 +94,37 @@ void cnnrt_f32_gemminc_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, con
 void cnnrt_f32_gemminc_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                              const float* b, size_t b_stride, float* c, size_t c_stride);
 
+/* gemmep: gemm (gemminc when ep->accumulate) + the fused epilogue (cnnrt_f32_gemm_epilogue). */
+void cnnrt_f32_gemmep_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                          const float* b, size_t b_stride, float* c, size_t c_stride,
+                                          const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_gemmep_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                         const float* b, size_t b_stride, float* c, size_t c_stride,
+                                         const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_gemmep_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                           const float* b, size_t b_stride, float* c, size_t c_stride,
+                                           const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_gemmep_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                           const float* b, size_t b_stride, float* c, size_t c_stride,
+                                           const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_gemmep_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                            const float* b, size_t b_stride, float* c, size_t c_stride,
+                                            const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_gemmep_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                            const float* b, size_t b_stride, float* c, size_t c_stride,
+                                            const cnnrt_f32_gemm_epilogue* ep);
+
 /* The GEMM configuration ops use: the preferred variant of the ISA level
  * cnnrt_cpu_level() reports, chosen once (thread-safe) on first use. */
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_get(void);
 /* The preferred variant of one level (cnnrt_isa_level); the scalar one when
  * that level has none. Does not check that the CPU supports the level. */
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_for_level(int level);
+/* The variant for pixel-major products (rows = output pixels, columns =
+ * output channels, ops/conv.c on small planes): 14x32 with AVX-512, else the
+ * level's preferred tile. Chosen from the level alone. */
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major(void);
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_for_level(int level);
 /* All variants this build has (for tests and benchmarks): *table and the count. */
 size_t cnnrt_f32_gemm_variants(const cnnrt_f32_gemm_config** table);
 
@@ -206,6 +250,23 @@ typedef void (*cnnrt_f32_epilogue_fn)(float* y, size_t n, float bias, const floa
 void cnnrt_f32_epilogue__avx512(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
                                 float beta);
 
+/* ---- transposed store with the fused epilogue ------------------------------
+ * For pixel-major products: c holds `rows` pixels x `cols` channels (row i at
+ * c + i * ldc); channel j of the result goes to y + j * y_stride, pixel i at
+ * [i], as y[j][i] = activation(c[i][j] + bias[j] + residual[j][i]) with the
+ * reference epilogue's arithmetic (bias or residual NULL: not added; bias[j]
+ * == 0: not added). Exact for the activations without transcendental
+ * functions, within a few ulp for the others. */
+typedef void (*cnnrt_f32_transpose_epilogue_fn)(const float* c, size_t ldc, size_t rows, size_t cols, float* y,
+                                                size_t y_stride, const float* bias, const float* residual,
+                                                int activation, float alpha, float beta);
+void cnnrt_f32_transpose_epilogue_ref(const float* c, size_t ldc, size_t rows, size_t cols, float* y,
+                                      size_t y_stride, const float* bias, const float* residual, int activation,
+                                      float alpha, float beta);
+void cnnrt_f32_transpose_epilogue__avx512(const float* c, size_t ldc, size_t rows, size_t cols, float* y,
+                                          size_t y_stride, const float* bias, const float* residual,
+                                          int activation, float alpha, float beta);
+
 /* ---- depthwise convolution ------------------------------------------------
  * Direct depthwise convolution (groups == in_channels) of output channels
  * [oc_begin, oc_end) of image n, with the fused epilogue; y and the residual
@@ -252,6 +313,7 @@ typedef struct cnnrt_f32_vector_config {
   cnnrt_f32_activation_fn activation;
   cnnrt_f32_vbinary_fn binary;
   const char* name;  /* "avx512" */
+  cnnrt_f32_transpose_epilogue_fn transpose_epilogue; /* NULL: the reference */
 } cnnrt_f32_vector_config;
 
 const cnnrt_f32_vector_config* cnnrt_f32_vector_config_get(void);

@@ -7,9 +7,17 @@
  *   1x1, stride 1, no padding                 -> GEMM on the input as is
  *   otherwise                                 -> im2col tiles + packed GEMM
  * Weights for the GEMM paths are packed into MR-row panels at load time.
+ * The GEMM paths run channel-major (rows = output channels, vectors along
+ * pixels) or, on small planes where pixel rows of 32 would be mostly padding
+ * (7x7, 14x14), pixel-major (rows = tiles of 14 pixels, vectors along output
+ * channels, then a transposed store with the epilogue): a fixed rule on the
+ * shapes picks the one with less padding (conv_use_pixel_major). The
+ * pixel-major weight panels are packed on the first reshape that needs them.
  * Work is split over output tiles only; every output element is summed over
  * the full reduction in one fixed order, so results do not depend on threads.
  */
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +42,7 @@ enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM };
 #define CONV_KC 256
 #define CONV_IM2COL_BUDGET_FLOATS (512 * 1024)
 #define CONV_MAX_TILE_PIXELS 512
+#define CONV_MC_FLOATS (128 * 1024)
 
 typedef struct conv_state {
   cnnrt_window window;
@@ -46,6 +55,15 @@ typedef struct conv_state {
   float* packed_weights;        /* groups panels sets of packed_group_floats */
   size_t packed_group_floats;
   char kernel[64];              /* the name reshape reports: algorithm and GEMM tile */
+  /* Pixel-major GEMM: its tile, and W as NR-column panels (K x NR each,
+   * k-major), packed once by the first reshape that picks this orientation
+   * (under pm_lock: the model, and so this state, is shared by sessions). */
+  const cnnrt_f32_gemm_config* gemm_pm;
+  int pixel_major_mode;         /* CNNRT_PIXEL_MAJOR: -1 auto, 0 never, 1 wherever the tile allows */
+  pthread_mutex_t pm_lock;
+  float* packed_pm;
+  size_t packed_pm_group_floats;
+  char kernel_pm[64];
   char simd_kernel[64];         /* depthwise: the name when the SIMD kernel takes the shapes */
 } conv_state;
 
@@ -58,12 +76,20 @@ typedef struct conv_plan {
   size_t channel_block, channel_blocks; /* output channels per task (multiple of MR) */
   size_t scratch_bytes;          /* per thread, aligned */
   int simd_depthwise;            /* 1: the vector config's depthwise kernel runs */
+  int pixel_major;               /* 1: the pixel-major GEMM (plan fields pm_*) */
+  size_t pm_tiles, pm_tile_block, pm_tile_blocks;  /* pixel tiles of gemm_pm->mr, per task */
+  size_t pm_oc_block, pm_oc_blocks;                /* output channels per task (multiple of nr) */
+  size_t pm_a_floats;                               /* scratch: im2col panels, then the C block */
 } conv_plan;
 
 static void conv_destroy(void* opaque) {
   conv_state* state = opaque;
   if (state == NULL) return;
   free(state->packed_weights);
+  if (state->algorithm == CONV_GEMM_1X1 || state->algorithm == CONV_IM2COL_GEMM) {
+    pthread_mutex_destroy(&state->pm_lock);
+    free(state->packed_pm);
+  }
   free(state);
 }
 
@@ -155,11 +181,17 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
     snprintf(result->kernel, sizeof(result->kernel), "conv%dd_%s%s", spatial, kind, state.gemm->name);
   }
   if (state.algorithm == CONV_GEMM_1X1 || state.algorithm == CONV_IM2COL_GEMM) {
+    pthread_mutex_init(&result->pm_lock, NULL);
+    result->gemm_pm = cnnrt_f32_gemm_config_pixel_major();
+    const char* mode = getenv("CNNRT_PIXEL_MAJOR");
+    result->pixel_major_mode = mode == NULL || mode[0] == '\0' ? -1 : mode[0] == '0' ? 0 : 1;
+    snprintf(result->kernel_pm, sizeof(result->kernel_pm), "conv%dd_%spm_%s", spatial, kind, result->gemm_pm->name);
     const size_t reduction = state.in_channels_per_group * kernel_size;
     result->packed_group_floats = cnnrt_f32_gemm_packed_a_floats(out_per_group, reduction, state.gemm->mr);
     result->packed_weights = malloc(result->packed_group_floats * state.groups * sizeof(float));
     if (result->packed_weights == NULL) {
       size_t floats = result->packed_group_floats * state.groups;
+      pthread_mutex_destroy(&result->pm_lock);
       free(result);
       return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory packing %zu weights", floats);
     }
@@ -176,6 +208,79 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
   }
   *out_state = result;
   return CNNRT_OK;
+}
+
+/* The fixed rule between the two GEMM orientations: the one whose tiles carry
+ * less padding (pixels and channels rounded up to its tile), pixel-major only
+ * when clearly better (5 points), with a reduction long enough to pay for the
+ * transposed store. CNNRT_PIXEL_MAJOR=0 / 1 turns it off / on wherever the
+ * tile shapes differ (for tests and A/B measurements). */
+static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) {
+  const cnnrt_f32_gemm_config* cm = state->gemm;
+  const cnnrt_f32_gemm_config* pm = state->gemm_pm;
+  if (pm == NULL || state->pixel_major_mode == 0 || (pm->mr == cm->mr && pm->nr == cm->nr)) return 0;
+  if (state->pixel_major_mode == 1) return 1;
+  const size_t out_per_group = state->out_channels / state->groups;
+  const size_t pixels = plan->pixels;
+  if (plan->reduction < 32 || pixels == 0) return 0;
+  const double channel_major = (double)pixels / (double)cnnrt_round_up(pixels, cm->nr) * (double)out_per_group /
+                               (double)cnnrt_round_up(out_per_group, cm->mr);
+  const double pixel_major = (double)pixels / (double)cnnrt_round_up(pixels, pm->mr) * (double)out_per_group /
+                             (double)cnnrt_round_up(out_per_group, pm->nr);
+  return pixel_major > channel_major + 0.05;
+}
+
+/* Work split of the pixel-major GEMM: blocks of pixel tiles whose im2col
+ * panels fit the per-thread budget, and output-channel blocks when the
+ * images' tile blocks alone give too few tasks for the threads. */
+static void conv_plan_pixel_major(const conv_state* state, conv_plan* plan, int threads) {
+  const cnnrt_f32_gemm_config* pm = state->gemm_pm;
+  const size_t mr = pm->mr, nr = pm->nr, k = plan->reduction;
+  const size_t out_per_group = state->out_channels / state->groups;
+  plan->pixel_major = 1;
+  plan->pm_tiles = cnnrt_divide_round_up(plan->pixels, mr);
+  size_t block = CONV_IM2COL_BUDGET_FLOATS / (mr * (k > 0 ? k : 1));
+  if (block < 1) block = 1;
+  if (block > plan->pm_tiles) block = plan->pm_tiles;
+  const size_t blocks = cnnrt_divide_round_up(plan->pm_tiles, block);
+  plan->pm_tile_block = cnnrt_divide_round_up(plan->pm_tiles, blocks);
+  plan->pm_tile_blocks = cnnrt_divide_round_up(plan->pm_tiles, plan->pm_tile_block);
+  const size_t panels = cnnrt_divide_round_up(out_per_group, nr);
+  const size_t base_tasks = plan->geometry.batch * plan->geometry.groups * plan->pm_tile_blocks;
+  const size_t wanted = (size_t)(threads > 1 ? threads : 1) * 2;
+  size_t oc_blocks = 1;
+  if (threads > 1 && base_tasks < wanted) oc_blocks = cnnrt_divide_round_up(wanted, base_tasks);
+  if (oc_blocks > panels) oc_blocks = panels;
+  plan->pm_oc_block = cnnrt_divide_round_up(panels, oc_blocks) * nr;
+  plan->pm_oc_blocks = cnnrt_divide_round_up(out_per_group, plan->pm_oc_block);
+  plan->pm_a_floats = cnnrt_round_up(plan->pm_tile_block * mr * k, CNNRT_WORKSPACE_ALIGN / sizeof(float));
+  const size_t c_floats = plan->pm_tile_block * mr * plan->pm_oc_block;
+  plan->scratch_bytes = cnnrt_round_up((plan->pm_a_floats + c_floats) * sizeof(float), CNNRT_WORKSPACE_ALIGN);
+}
+
+/* Packs W as the pixel-major GEMM's B panels, once (see conv_state). */
+static cnnrt_status conv_pack_pixel_major(const cnnrt_node* node, conv_state* state, size_t reduction) {
+  pthread_mutex_lock(&state->pm_lock);
+  cnnrt_status status = CNNRT_OK;
+  if (state->packed_pm == NULL) {
+    const size_t out_per_group = state->out_channels / state->groups, nr = state->gemm_pm->nr;
+    const size_t group_floats = cnnrt_f32_gemm_packed_b_floats(reduction, out_per_group, nr);
+    float* packed = malloc(group_floats * state->groups * sizeof(float));
+    if (packed == NULL) {
+      status = cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory packing %zu weights",
+                                group_floats * state->groups);
+    } else {
+      for (size_t g = 0; g < state->groups; g++) {
+        /* B[k][oc] = W[oc][k] */
+        cnnrt_f32_gemm_pack_b(reduction, out_per_group, state->weights + g * out_per_group * reduction, 1, reduction,
+                              nr, packed + g * group_floats);
+      }
+      state->packed_pm_group_floats = group_floats;
+      state->packed_pm = packed;
+    }
+  }
+  pthread_mutex_unlock(&state->pm_lock);
+  return status;
 }
 
 /* Geometry and work split for input shape x (an error naming the node on a bad shape). */
@@ -253,6 +358,7 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
     plan->channel_blocks = cnnrt_divide_round_up(out_per_group, plan->channel_block);
     size_t floats = state->algorithm == CONV_IM2COL_GEMM ? plan->reduction * tile : plan->reduction * nr;
     plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
+    if (conv_use_pixel_major(state, plan)) conv_plan_pixel_major(state, plan, threads);
   } else if (state->algorithm == CONV_DEPTHWISE && state->vector->dwconv2d != NULL && cnnrt_f32_dwconv2d_supports(g)) {
     plan->simd_depthwise = 1;
     plan->scratch_bytes =
@@ -281,7 +387,12 @@ static cnnrt_status conv_reshape(const cnnrt_node* node, const void* opaque, con
   if ((status = cnnrt_node_check_residual(node, inputs, y)) != CNNRT_OK) return status;
   info->workspace_bytes = plan.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1);
   info->macs = (uint64_t)g->batch * g->out_channels * plan.pixels * plan.reduction;
-  info->kernel = plan.simd_depthwise ? state->simd_kernel : state->kernel;
+  info->kernel = plan.simd_depthwise ? state->simd_kernel : plan.pixel_major ? state->kernel_pm : state->kernel;
+  if (plan.pixel_major) {
+    /* The state is const for ops; its pixel-major panels are a cache filled
+     * once under its lock (conv_state). */
+    if ((status = conv_pack_pixel_major(node, (conv_state*)state, plan.reduction)) != CNNRT_OK) return status;
+  }
   return CNNRT_OK;
 }
 
@@ -306,6 +417,27 @@ static void conv_epilogue(const conv_job* job, size_t n, size_t oc, size_t rows,
     epilogue(job->y + offset, cols, job->state->bias != NULL ? job->state->bias[oc + i] : 0.0f,
                            job->residual != NULL ? job->residual + offset : NULL, e->activation, e->alpha,
                            e->beta);
+  }
+}
+
+/* How the last k block of a GEMM tile finishes: bias and residual (and the
+ * activation when it is a clamp: none, Relu, Clip) in the microkernel's
+ * registers; any other activation runs over the stored tile afterwards. */
+static void conv_tile_epilogue(const conv_job* job, cnnrt_f32_gemm_epilogue* ep, int* post_activation) {
+  const cnnrt_epilogue* e = &job->node->epilogue;
+  ep->bias = NULL;
+  ep->residual = NULL;
+  ep->min = -INFINITY;
+  ep->max = INFINITY;
+  ep->accumulate = 0;
+  *post_activation = CNNRT_ACT_NONE;
+  if (e->activation == CNNRT_ACT_RELU) {
+    ep->min = 0.0f;
+  } else if (e->activation == CNNRT_ACT_CLIP) {
+    ep->min = e->alpha;
+    ep->max = e->beta;
+  } else {
+    *post_activation = e->activation;
   }
 }
 
@@ -342,16 +474,30 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
       cnnrt_f32_gemm_pack_b(k, ragged, image + pixel0 + pixels - ragged, plan->pixels, 1, nr, scratch);
     }
     const size_t rows_rounded = cnnrt_round_up(out_per_group, mr);
+    cnnrt_f32_gemm_epilogue ep;
+    int post_activation;
+    conv_tile_epilogue(job, &ep, &post_activation);
+    const cnnrt_epilogue* e = &job->node->epilogue;
+    const cnnrt_f32_activation_fn activation = state->vector->activation;
     for (size_t k0 = 0; k0 < k; k0 += CONV_KC) {
       const size_t kc = k - k0 < CONV_KC ? k - k0 : CONV_KC;
       const cnnrt_f32_gemm_ukernel_fn ukernel = k0 == 0 ? gemm->ukernel : gemm->ukernel_inc;
       const int last = k0 + kc == k;
-      for (size_t oc = oc_begin; oc < oc_end; oc += mr) {
-        const size_t rows = oc_end - oc < mr ? oc_end - oc : mr;
-        const float* a = packed_group + k0 * rows_rounded + oc * kc;
-        const size_t channel = group * out_per_group + oc;
-        for (size_t j = 0; j < pixels; j += nr) {
-          const size_t cols = pixels - j < nr ? pixels - j : nr;
+      const int fused = last && gemm->ukernel_ep != NULL;
+      ep.accumulate = k0 != 0;
+      /* Output channels in chunks whose weight panels (mc x kc) stay in L2
+       * while the tile's B panels pass under them, each B panel staying in
+       * L1 across the chunk's weight panels. */
+      size_t mc = CONV_MC_FLOATS / kc / mr * mr;
+      if (mc < mr) mc = mr;
+      for (size_t oc_chunk = oc_begin; oc_chunk < oc_end; oc_chunk += mc) {
+      const size_t oc_chunk_end = oc_chunk + mc < oc_end ? oc_chunk + mc : oc_end;
+      for (size_t j = 0; j < pixels; j += nr) {
+        const size_t cols = pixels - j < nr ? pixels - j : nr;
+        for (size_t oc = oc_chunk; oc < oc_chunk_end; oc += mr) {
+          const size_t rows = oc_chunk_end - oc < mr ? oc_chunk_end - oc : mr;
+          const float* a = packed_group + k0 * rows_rounded + oc * kc;
+          const size_t channel = group * out_per_group + oc;
           const float* b;
           size_t b_stride;
           if (im2col) {
@@ -364,12 +510,87 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
             b = scratch + k0 * nr;
             b_stride = nr;
           }
-          float* c = job->y + (n * state->out_channels + channel) * plan->pixels + pixel0 + j;
-          ukernel(rows, cols, kc, a, b, b_stride, c, plan->pixels);
-          if (last) conv_epilogue(job, n, channel, rows, pixel0 + j, cols);
+          const size_t offset = (n * state->out_channels + channel) * plan->pixels + pixel0 + j;
+          float* c = job->y + offset;
+          if (fused) {
+            ep.bias = state->bias != NULL ? state->bias + channel : NULL;
+            ep.residual = job->residual != NULL ? job->residual + offset : NULL;
+            gemm->ukernel_ep(rows, cols, kc, a, b, b_stride, c, plan->pixels, &ep);
+            if (post_activation != CNNRT_ACT_NONE) {
+              for (size_t i = 0; i < rows; i++) {
+                float* row = c + i * plan->pixels;
+                if (activation != NULL) {
+                  activation(row, row, cols, post_activation, e->alpha, e->beta);
+                } else {
+                  cnnrt_f32_activation_ref(row, cols, post_activation, e->alpha, e->beta);
+                }
+              }
+            }
+          } else {
+            ukernel(rows, cols, kc, a, b, b_stride, c, plan->pixels);
+            if (last) conv_epilogue(job, n, channel, rows, pixel0 + j, cols);
+          }
+        }
+      }
+      }
+    }
+  }
+}
+
+/* Pixel-major GEMM: C[pixels x channels] = im2col(X)^T * W^T per task, in k
+ * blocks (the C block stays in the thread's scratch), then the transposed
+ * store with the epilogue. Each C element is one FMA chain in k order,
+ * whatever the task split. */
+static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread) {
+  const conv_job* job = opaque;
+  const conv_state* state = job->state;
+  const conv_plan* plan = job->plan;
+  const cnnrt_conv2d_geometry* g = &plan->geometry;
+  const cnnrt_f32_gemm_config* gemm = state->gemm_pm;
+  const size_t mr = gemm->mr, nr = gemm->nr, k = plan->reduction;
+  const size_t out_per_group = state->out_channels / state->groups;
+  float* scratch = cnnrt_thread_scratch(job->context, plan->scratch_bytes, thread);
+  float* panels = scratch;
+  float* cblock = scratch + plan->pm_a_floats;
+  const cnnrt_epilogue* e = &job->node->epilogue;
+  const cnnrt_f32_transpose_epilogue_fn store =
+      state->vector->transpose_epilogue != NULL ? state->vector->transpose_epilogue : cnnrt_f32_transpose_epilogue_ref;
+  for (size_t task = begin; task < end; task++) {
+    size_t rest = task;
+    const size_t block = rest % plan->pm_oc_blocks;
+    rest /= plan->pm_oc_blocks;
+    const size_t tile_block = rest % plan->pm_tile_blocks;
+    rest /= plan->pm_tile_blocks;
+    const size_t group = rest % g->groups;
+    const size_t n = rest / g->groups;
+    const size_t pixel0 = tile_block * plan->pm_tile_block * mr;
+    if (pixel0 >= plan->pixels) continue;
+    const size_t pixels = plan->pixels - pixel0 < plan->pm_tile_block * mr ? plan->pixels - pixel0
+                                                                          : plan->pm_tile_block * mr;
+    const size_t tiles = cnnrt_divide_round_up(pixels, mr);
+    const size_t oc_begin = block * plan->pm_oc_block;
+    const size_t oc_end = oc_begin + plan->pm_oc_block < out_per_group ? oc_begin + plan->pm_oc_block : out_per_group;
+    const size_t ldc = cnnrt_round_up(oc_end - oc_begin, nr);
+    const float* image = job->x + (n * g->in_channels + group * state->in_channels_per_group) * g->in_h * g->in_w;
+    const float* packed_group = state->packed_pm + group * state->packed_pm_group_floats;
+    state->gemm->im2col(g, image, pixel0, pixels, mr, panels);
+    for (size_t k0 = 0; k0 < k; k0 += CONV_KC) {
+      const size_t kc = k - k0 < CONV_KC ? k - k0 : CONV_KC;
+      const cnnrt_f32_gemm_ukernel_fn ukernel = k0 == 0 ? gemm->ukernel : gemm->ukernel_inc;
+      for (size_t oc = oc_begin; oc < oc_end; oc += nr) {
+        const size_t cols = oc_end - oc < nr ? oc_end - oc : nr;
+        const float* b = packed_group + (oc / nr) * k * nr + k0 * nr;
+        for (size_t t = 0; t < tiles; t++) {
+          const size_t rows = pixels - t * mr < mr ? pixels - t * mr : mr;
+          ukernel(rows, cols, kc, panels + t * k * mr + k0 * mr, b, nr, cblock + t * mr * ldc + (oc - oc_begin), ldc);
         }
       }
     }
+    const size_t channel = group * out_per_group + oc_begin;
+    const size_t offset = (n * state->out_channels + channel) * plan->pixels + pixel0;
+    store(cblock, ldc, pixels, oc_end - oc_begin, job->y + offset, plan->pixels,
+          state->bias != NULL ? state->bias + channel : NULL, job->residual != NULL ? job->residual + offset : NULL,
+          e->activation, e->alpha, e->beta);
   }
 }
 
@@ -416,7 +637,10 @@ static void conv_run(const cnnrt_run_context* context, const cnnrt_node* node, c
   };
   const cnnrt_conv2d_geometry* g = &plan.geometry;
   if (plan.pixels == 0 || g->batch == 0) return;
-  if (state->algorithm == CONV_IM2COL_GEMM || state->algorithm == CONV_GEMM_1X1) {
+  if (plan.pixel_major) {
+    size_t tasks = g->batch * g->groups * plan.pm_tile_blocks * plan.pm_oc_blocks;
+    cnnrt_parallel_for(context->pool, tasks, 1, conv_gemm_pm_task, &job);
+  } else if (state->algorithm == CONV_IM2COL_GEMM || state->algorithm == CONV_GEMM_1X1) {
     size_t tasks = g->batch * g->groups * plan.tiles * plan.channel_blocks;
     cnnrt_parallel_for(context->pool, tasks, 1, conv_gemm_task, &job);
   } else {
