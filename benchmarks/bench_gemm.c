@@ -18,7 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include "cnnrt/cnnrt.h"
 #include "core/cpu.h"

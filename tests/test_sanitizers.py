@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import glob
 import os
+import platform
 import shutil
 import subprocess
 
@@ -27,6 +28,12 @@ def fuzzer(tmp_path_factory):
     # SIMD kernel files get their ISA flags one file at a time, as in native/CMakeLists.txt.
     isa_flags = {"-avx2.c": ["-mavx2", "-mfma"],
                  "-avx512.c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx2", "-mfma"]}
+    # Kernel files of another architecture are left out, as CMake does.
+    machine = platform.machine().lower()
+    other_arch = ("-neon.c",) if machine not in ("aarch64", "arm64") else ()
+    if machine not in ("x86_64", "amd64"):
+        other_arch += tuple(isa_flags)
+    sources = [s for s in sources if not s.endswith(other_arch)]
     plain, objects = [], []
     for source in sources:
         extra = next((f for suffix, f in isa_flags.items() if source.endswith(suffix)), None)

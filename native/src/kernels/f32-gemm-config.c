@@ -10,7 +10,7 @@
 
 /* Every variant this build has. Each level uses its preferred variant (the
  * fastest tile measured with benchmarks/bench_gemm.c); a level with none
- * (NEON, for now) uses the scalar kernel. Tests and benchmarks walk the whole
+ * uses the scalar kernel. Tests and benchmarks walk the whole
  * table, so the other tiles stay correct and can be re-measured. */
 static const cnnrt_f32_gemm_config variants[] = {
     {cnnrt_f32_gemm_ukernel_4x8__scalar, cnnrt_f32_im2col_packed_ref, 4, 8, "scalar", "4x8_scalar", CNNRT_ISA_SCALAR, 1, cnnrt_f32_gemminc_ukernel_4x8__scalar, cnnrt_f32_gemmep_ukernel_4x8__scalar},
@@ -20,6 +20,12 @@ static const cnnrt_f32_gemm_config variants[] = {
     {cnnrt_f32_gemm_ukernel_8x32__avx512, cnnrt_f32_im2col_packed__avx512, 8, 32, "avx512", "8x32_avx512", CNNRT_ISA_AVX512, 1, cnnrt_f32_gemminc_ukernel_8x32__avx512, cnnrt_f32_gemmep_ukernel_8x32__avx512},
     {cnnrt_f32_gemm_ukernel_12x32__avx512, cnnrt_f32_im2col_packed__avx512, 12, 32, "avx512", "12x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_12x32__avx512, cnnrt_f32_gemmep_ukernel_12x32__avx512},
     {cnnrt_f32_gemm_ukernel_14x32__avx512, cnnrt_f32_im2col_packed__avx512, 14, 32, "avx512", "14x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_14x32__avx512, cnnrt_f32_gemmep_ukernel_14x32__avx512},
+#endif
+#if defined(__aarch64__)
+    /* 8x8 preferred by register arithmetic (see gen_gemm.py), not yet by a
+     * measurement on ARM hardware: re-measure with benchmarks/bench_gemm.c. */
+    {cnnrt_f32_gemm_ukernel_8x8__neon, cnnrt_f32_im2col_packed_ref, 8, 8, "neon", "8x8_neon", CNNRT_ISA_NEON, 1, cnnrt_f32_gemminc_ukernel_8x8__neon, NULL},
+    {cnnrt_f32_gemm_ukernel_6x16__neon, cnnrt_f32_im2col_packed_ref, 6, 16, "neon", "6x16_neon", CNNRT_ISA_NEON, 0, cnnrt_f32_gemminc_ukernel_6x16__neon, NULL},
 #endif
 };
 

@@ -14,11 +14,15 @@ static const cnnrt_f32_pool_config pool_avx512 = {cnnrt_f32_pool2d__avx512, cnnr
                                                   "avx512"};
 #endif
 
-static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, NULL, NULL, "ref"};
+static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, NULL, NULL, "ref", NULL};
 #if defined(__x86_64__) || defined(_M_X64)
 static const cnnrt_f32_vector_config vector_avx512 = {cnnrt_f32_epilogue__avx512, cnnrt_f32_dwconv2d__avx512,
                                                       cnnrt_f32_activation__avx512, cnnrt_f32_vbinary__avx512,
                                                       "avx512", cnnrt_f32_transpose_epilogue__avx512};
+#endif
+#if defined(__aarch64__)
+static const cnnrt_f32_vector_config vector_neon = {
+    .epilogue = cnnrt_f32_epilogue__neon, .dwconv2d = cnnrt_f32_dwconv2d__neon, .name = "neon"};
 #endif
 
 const cnnrt_f32_pool_config* cnnrt_f32_pool_config_for_level(int level) {
@@ -32,6 +36,9 @@ const cnnrt_f32_pool_config* cnnrt_f32_pool_config_for_level(int level) {
 const cnnrt_f32_vector_config* cnnrt_f32_vector_config_for_level(int level) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (level == CNNRT_ISA_AVX512) return &vector_avx512;
+#endif
+#if defined(__aarch64__)
+  if (level == CNNRT_ISA_NEON) return &vector_neon;
 #endif
   (void)level;
   return &vector_scalar;

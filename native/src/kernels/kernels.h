@@ -51,7 +51,7 @@ typedef struct cnnrt_f32_gemm_config {
   cnnrt_f32_gemm_ukernel_fn ukernel;
   cnnrt_f32_im2col_fn im2col; /* the packing routine that feeds it B panels from an image */
   uint32_t mr, nr;
-  const char* isa;   /* "scalar", "avx2", "avx512" */
+  const char* isa;   /* "scalar", "avx2", "avx512", "neon" */
   const char* name;  /* tile and ISA, "8x32_avx512": goes into kernel names ops report */
   int level;         /* the cnnrt_isa_level (core/cpu.h) the kernel needs */
   int preferred;     /* 1: the variant its level uses */
@@ -113,6 +113,25 @@ void cnnrt_f32_gemmep_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, cons
 void cnnrt_f32_gemmep_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                             const float* b, size_t b_stride, float* c, size_t c_stride,
                                             const cnnrt_f32_gemm_epilogue* ep);
+
+/* aarch64 NEON kernels (files *-neon.c, built for aarch64 only). The GEMM
+ * tiles are generated from gen/f32-gemm-neon.c.in; the depthwise and epilogue
+ * kernels follow the cnnrt_f32_dwconv2d_fn / cnnrt_f32_epilogue_fn contracts
+ * below, bit-exact with the reference epilogue for every activation. */
+void cnnrt_f32_gemm_ukernel_8x8__neon(size_t mr, size_t nr, size_t k, const float* a_packed, const float* b,
+                                      size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_8x8__neon(size_t mr, size_t nr, size_t k, const float* a_packed, const float* b,
+                                         size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemm_ukernel_6x16__neon(size_t mr, size_t nr, size_t k, const float* a_packed, const float* b,
+                                       size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_6x16__neon(size_t mr, size_t nr, size_t k, const float* a_packed, const float* b,
+                                          size_t b_stride, float* c, size_t c_stride);
+struct cnnrt_f32_epilogue_params;
+void cnnrt_f32_dwconv2d__neon(const struct cnnrt_conv2d_geometry* geometry, const float* x, const float* w,
+                              const struct cnnrt_f32_epilogue_params* epilogue, float* y, size_t n, size_t oc_begin,
+                              size_t oc_end, float* scratch);
+void cnnrt_f32_epilogue__neon(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
+                              float beta);
 
 /* The GEMM configuration ops use: the preferred variant of the ISA level
  * cnnrt_cpu_level() reports, chosen once (thread-safe) on first use. */

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Regenerates the SIMD fp32 GEMM microkernels from f32-gemm.c.in.
+"""Regenerates the SIMD fp32 GEMM microkernels: x86 ones from f32-gemm.c.in,
+aarch64 NEON ones from f32-gemm-neon.c.in.
 
     python3 native/src/kernels/gen/gen_gemm.py
 
@@ -30,6 +31,26 @@ TILES = [
     (14, 32, "avx512"),
 ]
 
+# NEON (aarch64) has 32 registers of 4 floats: 8x8 uses 16 accumulators + 2 B
+# vectors + 2 A vectors; 6x16 uses 24 + 4 + 2 (one A vector is a 64-bit half).
+NEON_TILES = [
+    (8, 8),
+    (6, 16),
+]
+
+
+def neon_a_groups(mr: int) -> list[tuple[int, int]]:
+    """The loads of one k step's MR panel values, as (first row, count): whole
+    q registers of 4, then a d register of 2, then one broadcast value."""
+    groups = [(start, 4) for start in range(0, mr - mr % 4, 4)]
+    start = mr - mr % 4
+    if mr % 4 >= 2:
+        groups.append((start, 2))
+        start += 2
+    if mr % 2:
+        groups.append((start, 1))
+    return groups
+
 
 def main() -> int:
     with open(os.path.join(HERE, "f32-gemm.c.in")) as f:
@@ -37,6 +58,15 @@ def main() -> int:
     for mr, nr, isa in TILES:
         text = xngen.expand(template, {"MR": mr, "NR": nr, "ISA": isa})
         path = os.path.join(KERNELS, f"f32-gemm-{mr}x{nr}-{isa}.c")
+        with open(path, "w") as f:
+            f.write(text)
+        print(os.path.relpath(path))
+    with open(os.path.join(HERE, "f32-gemm-neon.c.in")) as f:
+        template = f.read()
+    for mr, nr in NEON_TILES:
+        assert nr % 4 == 0, "NEON tiles are whole vectors of 4 floats wide"
+        text = xngen.expand(template, {"MR": mr, "NR": nr, "A_GROUPS": neon_a_groups(mr)})
+        path = os.path.join(KERNELS, f"f32-gemm-{mr}x{nr}-neon.c")
         with open(path, "w") as f:
             f.write(text)
         print(os.path.relpath(path))
