@@ -11,7 +11,8 @@
  * pixels) or, on small planes where pixel rows of 32 would be mostly padding
  * (7x7, 14x14), pixel-major (rows = tiles of 14 pixels, vectors along output
  * channels, then a transposed store with the epilogue): a fixed rule on the
- * shapes picks the one with less padding (conv_use_pixel_major). The
+ * shapes picks the one with less padding for the im2col path
+ * (conv_use_pixel_major). The
  * pixel-major weight panels are packed on the first reshape that needs them.
  * Work is split over output tiles only; every output element is summed over
  * the full reduction in one fixed order, so results do not depend on threads.
@@ -220,6 +221,9 @@ static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) 
   const cnnrt_f32_gemm_config* pm = state->gemm_pm;
   if (pm == NULL || state->pixel_major_mode == 0 || (pm->mr == cm->mr && pm->nr == cm->nr)) return 0;
   if (state->pixel_major_mode == 1) return 1;
+  /* Measured (benchmarks/bench_conv.py): the 1x1 path, which reads B in place,
+   * stays ahead even where its tiles carry more padding. */
+  if (state->algorithm != CONV_IM2COL_GEMM) return 0;
   const size_t out_per_group = state->out_channels / state->groups;
   const size_t pixels = plan->pixels;
   if (plan->reduction < 32 || pixels == 0) return 0;
@@ -577,11 +581,11 @@ static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread
     for (size_t k0 = 0; k0 < k; k0 += CONV_KC) {
       const size_t kc = k - k0 < CONV_KC ? k - k0 : CONV_KC;
       const cnnrt_f32_gemm_ukernel_fn ukernel = k0 == 0 ? gemm->ukernel : gemm->ukernel_inc;
-      for (size_t oc = oc_begin; oc < oc_end; oc += nr) {
-        const size_t cols = oc_end - oc < nr ? oc_end - oc : nr;
-        const float* b = packed_group + (oc / nr) * k * nr + k0 * nr;
-        for (size_t t = 0; t < tiles; t++) {
-          const size_t rows = pixels - t * mr < mr ? pixels - t * mr : mr;
+      for (size_t t = 0; t < tiles; t++) {
+        const size_t rows = pixels - t * mr < mr ? pixels - t * mr : mr;
+        for (size_t oc = oc_begin; oc < oc_end; oc += nr) {
+          const size_t cols = oc_end - oc < nr ? oc_end - oc : nr;
+          const float* b = packed_group + (oc / nr) * k * nr + k0 * nr;
           ukernel(rows, cols, kc, panels + t * k * mr + k0 * mr, b, nr, cblock + t * mr * ldc + (oc - oc_begin), ldc);
         }
       }
