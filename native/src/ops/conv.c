@@ -73,7 +73,8 @@ typedef struct conv_plan {
   cnnrt_conv2d_geometry geometry;
   size_t reduction;              /* K = in_channels_per_group * kernel_h * kernel_w */
   size_t pixels;                 /* out_h * out_w */
-  size_t tile_pixels, tiles;     /* pixel tiles */
+  size_t tile_pixels, tiles;     /* pixel tiles: the largest, and the count */
+  size_t strips;                 /* pixel strips of nr; tile i has strips [i * strips / tiles, (i + 1) * strips / tiles) */
   size_t channel_block, channel_blocks; /* output channels per task (multiple of MR) */
   size_t scratch_bytes;          /* per thread, aligned */
   int simd_depthwise;            /* 1: the vector config's depthwise kernel runs */
@@ -344,12 +345,25 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
     size_t limit = CONV_IM2COL_BUDGET_FLOATS / (plan->reduction > 0 ? plan->reduction : 1) / nr * nr;
     if (limit > CONV_MAX_TILE_PIXELS) limit = CONV_MAX_TILE_PIXELS / nr * nr;
     if (limit < nr) limit = nr;
-    /* Tiles of equal size (to nr), as few as the limit allows. */
-    const size_t pixels_rounded = cnnrt_round_up(plan->pixels > 0 ? plan->pixels : 1, nr);
-    const size_t count = cnnrt_divide_round_up(pixels_rounded, limit);
-    const size_t tile = cnnrt_round_up(cnnrt_divide_round_up(pixels_rounded, count), nr);
-    plan->tile_pixels = tile;
-    plan->tiles = cnnrt_divide_round_up(plan->pixels, tile);
+    /* Tiles as equal as strips of nr allow, as few as the limit allows; with
+     * several threads, a count that gives every thread the same number of
+     * tasks (the images times groups times tiles a multiple of threads). */
+    plan->strips = cnnrt_divide_round_up(plan->pixels > 0 ? plan->pixels : 1, nr);
+    size_t count = cnnrt_divide_round_up(plan->strips * nr, limit);
+    if (threads > 1) {
+      size_t base = g->batch * g->groups, multiple = (size_t)threads;
+      for (size_t d = (size_t)threads; d > 1; d--) {
+        if (base % d == 0 && (size_t)threads % d == 0) {
+          multiple = (size_t)threads / d;
+          break;
+        }
+      }
+      count = cnnrt_round_up(count, multiple);
+    }
+    if (count > plan->strips) count = plan->strips;
+    plan->tiles = count;
+    plan->tile_pixels = cnnrt_divide_round_up(plan->strips, count) * nr;
+    const size_t tile = plan->tile_pixels;
     /* Split output channels too when pixel tiles alone give too few tasks. */
     size_t panels = cnnrt_divide_round_up(out_per_group, mr);
     size_t base_tasks = g->batch * g->groups * plan->tiles;
@@ -462,8 +476,9 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
     rest /= plan->tiles;
     const size_t group = rest % g->groups;
     const size_t n = rest / g->groups;
-    const size_t pixel0 = tile * plan->tile_pixels;
-    const size_t pixels = plan->pixels - pixel0 < plan->tile_pixels ? plan->pixels - pixel0 : plan->tile_pixels;
+    const size_t pixel0 = tile * plan->strips / plan->tiles * nr;
+    const size_t pixel_end = (tile + 1) * plan->strips / plan->tiles * nr;
+    const size_t pixels = (pixel_end < plan->pixels ? pixel_end : plan->pixels) - pixel0;
     const size_t oc_begin = block * plan->channel_block;
     const size_t oc_end = oc_begin + plan->channel_block < out_per_group ? oc_begin + plan->channel_block : out_per_group;
     const float* image = job->x + (n * g->in_channels + group * state->in_channels_per_group) * g->in_h * g->in_w;
