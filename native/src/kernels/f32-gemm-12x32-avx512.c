@@ -37,6 +37,8 @@ void cnnrt_f32_gemm_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const 
   __m512 vacc11x0 = _mm512_setzero_ps(), vacc11x1 = _mm512_setzero_ps();
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 12 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;
@@ -213,6 +215,8 @@ void cnnrt_f32_gemminc_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, con
   __m512 vacc11x1 = mr > 11 ? _mm512_maskz_loadu_ps(vinmask1, c + 11 * c_stride + 16) : _mm512_setzero_ps();
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 12 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;
@@ -427,6 +431,8 @@ void cnnrt_f32_gemmep_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, cons
   }
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 12 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;

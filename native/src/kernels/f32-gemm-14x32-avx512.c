@@ -39,6 +39,8 @@ void cnnrt_f32_gemm_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const 
   __m512 vacc13x0 = _mm512_setzero_ps(), vacc13x1 = _mm512_setzero_ps();
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 14 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;
@@ -241,6 +243,8 @@ void cnnrt_f32_gemminc_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, con
   __m512 vacc13x1 = mr > 13 ? _mm512_maskz_loadu_ps(vinmask1, c + 13 * c_stride + 16) : _mm512_setzero_ps();
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 14 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;
@@ -487,6 +491,8 @@ void cnnrt_f32_gemmep_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, cons
   }
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 14 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;

@@ -35,6 +35,8 @@ void cnnrt_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const flo
   __m256 vacc5x0 = _mm256_setzero_ps(), vacc5x1 = _mm256_setzero_ps();
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 6 * 24), _MM_HINT_T0);
     const __m256 vb0 = _mm256_loadu_ps(b + 0);
     const __m256 vb1 = _mm256_loadu_ps(b + 8);
     b += b_stride;
@@ -133,6 +135,8 @@ void cnnrt_f32_gemminc_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const 
   __m256 vacc5x1 = mr > 5 ? _mm256_maskload_ps(c + 5 * c_stride + 8, vinmask1) : _mm256_setzero_ps();
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 6 * 24), _MM_HINT_T0);
     const __m256 vb0 = _mm256_loadu_ps(b + 0);
     const __m256 vb1 = _mm256_loadu_ps(b + 8);
     b += b_stride;
@@ -251,6 +255,8 @@ void cnnrt_f32_gemmep_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const f
   }
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 6 * 24), _MM_HINT_T0);
     const __m256 vb0 = _mm256_loadu_ps(b + 0);
     const __m256 vb1 = _mm256_loadu_ps(b + 8);
     b += b_stride;

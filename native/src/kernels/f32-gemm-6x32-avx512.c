@@ -31,6 +31,8 @@ void cnnrt_f32_gemm_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const f
   __m512 vacc5x0 = _mm512_setzero_ps(), vacc5x1 = _mm512_setzero_ps();
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 6 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;
@@ -129,6 +131,8 @@ void cnnrt_f32_gemminc_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, cons
   __m512 vacc5x1 = mr > 5 ? _mm512_maskz_loadu_ps(vinmask1, c + 5 * c_stride + 16) : _mm512_setzero_ps();
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 6 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;
@@ -247,6 +251,8 @@ void cnnrt_f32_gemmep_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const
   }
   const float* a = a_packed;
   for (; k != 0; k--) {
+    /* A (the packed weights) streams from memory on a model's first pass. */
+    _mm_prefetch((const char*)(a + 6 * 24), _MM_HINT_T0);
     const __m512 vb0 = _mm512_loadu_ps(b + 0);
     const __m512 vb1 = _mm512_loadu_ps(b + 16);
     b += b_stride;
