@@ -382,7 +382,10 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
     float* got = malloc((y_size + 1) * sizeof(float));
     float* magnitude = malloc(y_size * sizeof(float));
     float* absolute = malloc((x_size > g.out_channels * taps ? x_size : g.out_channels * taps) * sizeof(float));
-    float* scratch = malloc(cnnrt_f32_dwconv2d_scratch_floats(&g) * sizeof(float));
+    /* Sentinels past the scratch the op allocates: a kernel must write no further. */
+    const size_t scratch_floats = cnnrt_f32_dwconv2d_scratch_floats(&g);
+    float* scratch = malloc((scratch_floats + 16) * sizeof(float));
+    for (size_t i = 0; i < 16; i++) scratch[scratch_floats + i] = SENTINEL;
     for (size_t i = 0; i < x_size; i++) x[i] = random_float();
     for (size_t i = 0; i < g.out_channels * taps; i++) w[i] = random_float();
     for (size_t i = 0; i < g.out_channels; i++) bias[i] = random_float();
@@ -420,6 +423,9 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
             g.pad_left, g.in_channels, g.out_channels, activation, i, got[i], want[i]);
     }
     CHECK(got[y_size] == SENTINEL, "%s dwconv wrote past the output", config->name);
+    int scratch_kept = 1;
+    for (size_t i = 0; i < 16; i++) scratch_kept &= scratch[scratch_floats + i] == SENTINEL;
+    CHECK(scratch_kept, "%s dwconv wrote past its %zu floats of scratch", config->name, scratch_floats);
     tested++;
     free(x), free(w), free(bias), free(residual), free(want), free(got), free(magnitude), free(absolute);
     free(abs_w), free(scratch);
