@@ -14,6 +14,13 @@ static const cnnrt_f32_pool_config pool_avx512 = {cnnrt_f32_pool2d__avx512, cnnr
                                                   "avx512"};
 #endif
 
+/* AVX2 + FMA (CNNRT_ISA_AVX2): the AVX-512 kernels' contracts on 8 lanes. */
+#if defined(__x86_64__) || defined(_M_X64)
+static const cnnrt_f32_pool_config pool_avx2 = {cnnrt_f32_pool2d__avx2, cnnrt_f32_global_average__avx2, "avx2"};
+static const cnnrt_f32_vector_config vector_avx2 = {cnnrt_f32_epilogue__avx2, cnnrt_f32_dwconv2d__avx2,
+                                                    cnnrt_f32_activation__avx2, cnnrt_f32_vbinary__avx2, "avx2", NULL};
+#endif
+
 static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, NULL, NULL, "ref", NULL};
 #if defined(__x86_64__) || defined(_M_X64)
 static const cnnrt_f32_vector_config vector_avx512 = {cnnrt_f32_epilogue__avx512, cnnrt_f32_dwconv2d__avx512,
@@ -29,6 +36,9 @@ const cnnrt_f32_pool_config* cnnrt_f32_pool_config_for_level(int level) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (level == CNNRT_ISA_AVX512) return &pool_avx512;
 #endif
+#if defined(__x86_64__) || defined(_M_X64)
+  if (level == CNNRT_ISA_AVX2) return &pool_avx2;
+#endif
   (void)level;
   return &pool_scalar;
 }
@@ -39,6 +49,9 @@ const cnnrt_f32_vector_config* cnnrt_f32_vector_config_for_level(int level) {
 #endif
 #if defined(__aarch64__)
   if (level == CNNRT_ISA_NEON) return &vector_neon;
+#endif
+#if defined(__x86_64__) || defined(_M_X64)
+  if (level == CNNRT_ISA_AVX2) return &vector_avx2;
 #endif
   (void)level;
   return &vector_scalar;

@@ -338,6 +338,25 @@ typedef struct cnnrt_f32_vector_config {
 const cnnrt_f32_vector_config* cnnrt_f32_vector_config_get(void);
 const cnnrt_f32_vector_config* cnnrt_f32_vector_config_for_level(int level);
 
+/* ---- AVX2 + FMA variants (x86-64; CNNRT_ISA_AVX2) -------------------------
+ * Each has the contract of its AVX-512 sibling above and is tested the same
+ * way (native/tests/test_kernels.c): im2col equal to the reference exactly,
+ * pools, depthwise, epilogue and activations within the same bounds (the
+ * activations of f32-activation-avx2.h give the same bits as the AVX-512
+ * ones), binary ops bit-exact. */
+void cnnrt_f32_im2col_packed__avx2(const cnnrt_conv2d_geometry* geometry, const float* x, size_t pixel_begin,
+                                   size_t pixels, size_t nr, float* packed);
+void cnnrt_f32_pool2d__avx2(const cnnrt_pool2d_geometry* geometry, int kind, const float* x, float* y);
+void cnnrt_f32_global_average__avx2(const float* x, size_t plane, size_t planes, float* y);
+void cnnrt_f32_epilogue__avx2(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
+                              float beta);
+void cnnrt_f32_activation__avx2(const float* x, float* y, size_t n, int activation, float alpha, float beta);
+void cnnrt_f32_dwconv2d__avx2(const cnnrt_conv2d_geometry* geometry, const float* x, const float* w,
+                              const cnnrt_f32_epilogue_params* epilogue, float* y, size_t n, size_t oc_begin,
+                              size_t oc_end, float* scratch);
+void cnnrt_f32_vbinary__avx2(int op, float* y, const float* a, size_t a_step, const float* b, size_t b_step,
+                             size_t n);
+
 #ifdef __cplusplus
 }
 #endif

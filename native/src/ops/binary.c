@@ -47,8 +47,9 @@ static cnnrt_status binary_reshape(const cnnrt_node* node, const void* state, co
   if (status != CNNRT_OK) return status;
   info->workspace_bytes = 0;
   info->macs = cnnrt_numel(&outputs[0]);
-  info->kernel = node->op != BINARY_POW && cnnrt_f32_vector_config_get()->binary != NULL ? "f32_binary_broadcast_avx512"
-                                                                                      : "f32_binary_broadcast_ref";
+  const cnnrt_f32_vector_config* vector = cnnrt_f32_vector_config_get();
+  const char* simd = strcmp(vector->name, "avx2") == 0 ? "f32_binary_broadcast_avx2" : "f32_binary_broadcast_avx512";
+  info->kernel = node->op != BINARY_POW && vector->binary != NULL ? simd : "f32_binary_broadcast_ref";
   return CNNRT_OK;
 }
 

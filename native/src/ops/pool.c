@@ -158,7 +158,10 @@ static cnnrt_status pool_reshape(const cnnrt_node* node, const void* opaque, con
   info->kernel = names[state->kind][state->window.spatial - 1];
   cnnrt_pool2d_geometry plane;
   if (pool_plane_kernel(state, &g, &plane) != NULL) {
-    info->kernel = state->kind == POOL_MAX ? "maxpool2d_avx512" : "avgpool2d_avx512";
+    /* The SIMD kernel's name: its config's ISA level (avx2 or avx512). */
+    const int avx2 = strcmp(cnnrt_f32_pool_config_get()->name, "avx2") == 0;
+    info->kernel = state->kind == POOL_MAX ? (avx2 ? "maxpool2d_avx2" : "maxpool2d_avx512")
+                                           : (avx2 ? "avgpool2d_avx2" : "avgpool2d_avx512");
   }
   return CNNRT_OK;
 }
@@ -269,9 +272,9 @@ static cnnrt_status global_pool_reshape(const cnnrt_node* node, const void* stat
   for (int32_t i = 2; i < inputs[0].rank; i++) outputs[0].dims[i] = 1;
   info->workspace_bytes = 0;
   info->macs = cnnrt_numel(&inputs[0]);
-  info->kernel = node->op == 5 ? (cnnrt_f32_pool_config_get()->global_average != NULL ? "global_avgpool_avx512"
-                                                                                      : "global_avgpool_ref")
-                                : "global_maxpool_ref";
+  const cnnrt_f32_pool_config* config = cnnrt_f32_pool_config_get();
+  const char* simd = strcmp(config->name, "avx2") == 0 ? "global_avgpool_avx2" : "global_avgpool_avx512";
+  info->kernel = node->op == 5 ? (config->global_average != NULL ? simd : "global_avgpool_ref") : "global_maxpool_ref";
   return CNNRT_OK;
 }
 

@@ -113,7 +113,8 @@ static cnnrt_status unary_reshape(const cnnrt_node* node, const void* state, con
   info->macs = cnnrt_numel(&inputs[0]);
   const unary_state* unary = state;
   const int vector = unary->function < CNNRT_ACT_COUNT && unary->vector->activation != NULL;
-  info->kernel = vector ? "f32_unary_avx512" : "f32_unary_ref";
+  const char* simd = strcmp(unary->vector->name, "avx2") == 0 ? "f32_unary_avx2" : "f32_unary_avx512";
+  info->kernel = vector ? simd : "f32_unary_ref";
   return CNNRT_OK;
 }
 

@@ -1,0 +1,59 @@
+/*
+ * The fused epilogue (bias, residual, activation) over one output row with
+ * AVX2 + FMA: the reference's arithmetic in the reference's order, in one
+ * pass; and the activations alone, for the unary ops. The last partial
+ * vector goes through maskload / maskstore, which never touch the lanes
+ * masked off.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/f32-activation-avx2.h"
+#include "kernels/kernels.h"
+
+/* Lanes [0, min(left, 8)) set. */
+static inline __m256i tail_mask(size_t left) {
+  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (left >= 8 ? 8 : left)));
+}
+
+void cnnrt_f32_epilogue__avx2(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
+                              float beta) {
+  if (!cnnrt_f32_activation_avx2_has(activation)) {
+    cnnrt_f32_epilogue_ref(y, n, bias, residual, activation, alpha, beta);
+    return;
+  }
+  if (bias == 0.0f && residual == NULL && activation == CNNRT_ACT_NONE) return;
+  const __m256 vbias = _mm256_set1_ps(bias);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(y + i);
+    if (bias != 0.0f) v = _mm256_add_ps(v, vbias);
+    if (residual != NULL) v = _mm256_add_ps(v, _mm256_loadu_ps(residual + i));
+    _mm256_storeu_ps(y + i, cnnrt_f32_activation_avx2(v, activation, alpha, beta));
+  }
+  if (i < n) {
+    const __m256i mask = tail_mask(n - i);
+    __m256 v = _mm256_maskload_ps(y + i, mask);
+    if (bias != 0.0f) v = _mm256_add_ps(v, vbias);
+    if (residual != NULL) v = _mm256_add_ps(v, _mm256_maskload_ps(residual + i, mask));
+    _mm256_maskstore_ps(y + i, mask, cnnrt_f32_activation_avx2(v, activation, alpha, beta));
+  }
+}
+
+void cnnrt_f32_activation__avx2(const float* x, float* y, size_t n, int activation, float alpha, float beta) {
+  if (!cnnrt_f32_activation_avx2_has(activation)) {
+    if (y != x) memmove(y, x, n * sizeof(float));
+    cnnrt_f32_activation_ref(y, n, activation, alpha, beta);
+    return;
+  }
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, cnnrt_f32_activation_avx2(_mm256_loadu_ps(x + i), activation, alpha, beta));
+  }
+  if (i < n) {
+    const __m256i mask = tail_mask(n - i);
+    const __m256 v = _mm256_maskload_ps(x + i, mask);
+    _mm256_maskstore_ps(y + i, mask, cnnrt_f32_activation_avx2(v, activation, alpha, beta));
+  }
+}

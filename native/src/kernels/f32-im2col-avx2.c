@@ -1,0 +1,115 @@
+/*
+ * im2col into packed-B panels (same output as cnnrt_f32_im2col_packed_ref)
+ * with AVX2. A panel's pixels fall on a few output rows ("runs"); within a
+ * run, panel row (c, ky, kx) reads one input row at columns ix, ix + s,
+ * ix + 2s, ... So each run splits into a left part in the padding (zeros),
+ * a middle part inside the row (copied 8 lanes at a time for s = 1 and 2),
+ * and a right part in the padding. Partial vectors use maskload, which never
+ * touches masked-off lanes, so reads stay inside the row.
+ */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#define MAX_RUNS 64
+
+typedef struct run {
+  size_t t;       /* first panel column */
+  size_t length;  /* panel columns (output pixels on this output row) */
+  ptrdiff_t iy0;  /* input row for ky = 0 */
+  ptrdiff_t ix0;  /* input column of the first pixel for kx = 0 */
+} run;
+
+static inline __m256i first_lanes(size_t n) {
+  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (n >= 8 ? 8 : n)));
+}
+
+/* Columns t of [0, length) whose input column ix + t * stride lies in
+ * [0, in_w) form [*begin, *end). */
+static void inside_range(ptrdiff_t ix, ptrdiff_t in_w, size_t stride, size_t length, size_t* begin, size_t* end) {
+  const ptrdiff_t s = (ptrdiff_t)stride, n = (ptrdiff_t)length;
+  ptrdiff_t lo = ix < 0 ? (-ix + s - 1) / s : 0;
+  ptrdiff_t hi = in_w > ix ? (in_w - ix + s - 1) / s : 0;
+  if (lo > n) lo = n;
+  if (hi > n) hi = n;
+  if (hi < lo) hi = lo;
+  *begin = (size_t)lo;
+  *end = (size_t)hi;
+}
+
+static void copy_run(const float* row, ptrdiff_t ix, ptrdiff_t in_w, size_t stride, size_t length, float* out) {
+  size_t begin, end;
+  inside_range(ix, in_w, stride, length, &begin, &end);
+  for (size_t t = 0; t < begin; t++) out[t] = 0.0f;
+  for (size_t t = end; t < length; t++) out[t] = 0.0f;
+  const float* in = row + (ix + (ptrdiff_t)(begin * stride));
+  size_t t = begin;
+  if (stride == 1) {
+    for (; t + 8 <= end; t += 8, in += 8) _mm256_storeu_ps(out + t, _mm256_loadu_ps(in));
+    if (t < end) {
+      const __m256i mask = first_lanes(end - t);
+      _mm256_maskstore_ps(out + t, mask, _mm256_maskload_ps(in, mask));
+    }
+  } else if (stride == 2) {
+    /* 15 consecutive columns (the 16th is never needed, so not read), then
+     * their even ones: shuffle picks 0 2 8 10 | 4 6 12 14 per 128-bit half,
+     * the permute puts the halves in order. */
+    const __m256i seven = first_lanes(7);
+    for (; t + 8 <= end; t += 8, in += 16) {
+      const __m256 lo = _mm256_loadu_ps(in), hi = _mm256_maskload_ps(in + 8, seven);
+      const __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+      _mm256_storeu_ps(out + t, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), 0xD8)));
+    }
+    for (; t < end; t++, in += 2) out[t] = in[0];
+  } else {
+    for (; t < end; t++, in += stride) out[t] = in[0];
+  }
+}
+
+void cnnrt_f32_im2col_packed__avx2(const cnnrt_conv2d_geometry* g, const float* x, size_t pixel_begin,
+                                   size_t pixels, size_t nr, float* packed) {
+  const size_t channels = g->in_channels / g->groups;
+  const size_t k = channels * g->kernel_h * g->kernel_w;
+  const ptrdiff_t in_h = (ptrdiff_t)g->in_h, in_w = (ptrdiff_t)g->in_w;
+  run runs[MAX_RUNS];
+  for (size_t j0 = 0; j0 < pixels; j0 += nr) {
+    const size_t cols = pixels - j0 < nr ? pixels - j0 : nr;
+    if (nr > MAX_RUNS) { /* never with today's tiles; stay correct anyway */
+      cnnrt_f32_im2col_packed_ref(g, x, pixel_begin + j0, cols, nr, packed + j0 * k);
+      continue;
+    }
+    size_t count = 0;
+    for (size_t t = 0; t < cols;) {
+      const size_t pixel = pixel_begin + j0 + t;
+      const size_t oy = pixel / g->out_w, ox = pixel % g->out_w;
+      const size_t length = g->out_w - ox < cols - t ? g->out_w - ox : cols - t;
+      runs[count].t = t;
+      runs[count].length = length;
+      runs[count].iy0 = (ptrdiff_t)(oy * g->stride_h) - g->pad_top;
+      runs[count].ix0 = (ptrdiff_t)(ox * g->stride_w) - g->pad_left;
+      count++;
+      t += length;
+    }
+    float* out = packed + j0 * k;
+    for (size_t c = 0; c < channels; c++) {
+      const float* plane = x + c * g->in_h * g->in_w;
+      for (size_t ky = 0; ky < g->kernel_h; ky++) {
+        const ptrdiff_t dy = (ptrdiff_t)(ky * g->dilation_h);
+        for (size_t kx = 0; kx < g->kernel_w; kx++, out += nr) {
+          const ptrdiff_t dx = (ptrdiff_t)(kx * g->dilation_w);
+          for (size_t r = 0; r < count; r++) {
+            const ptrdiff_t iy = runs[r].iy0 + dy;
+            if (iy < 0 || iy >= in_h) {
+              memset(out + runs[r].t, 0, runs[r].length * sizeof(float));
+            } else {
+              copy_run(plane + iy * in_w, runs[r].ix0 + dx, in_w, g->stride_w, runs[r].length, out + runs[r].t);
+            }
+          }
+          if (cols < nr) memset(out + cols, 0, (nr - cols) * sizeof(float));
+        }
+      }
+    }
+  }
+}
