@@ -45,6 +45,7 @@ enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM };
 #define CONV_MAX_TILE_PIXELS 512
 #define CONV_MC_FLOATS (128 * 1024)
 #define CONV_PM_BUDGET_FLOATS (96 * 1024)
+#define CONV_PM_ROW_PAD 16
 
 typedef struct conv_state {
   cnnrt_window window;
@@ -263,7 +264,7 @@ static void conv_plan_pixel_major(const conv_state* state, conv_plan* plan, int 
   plan->pm_oc_block = cnnrt_divide_round_up(panels, oc_blocks) * nr;
   plan->pm_oc_blocks = cnnrt_divide_round_up(out_per_group, plan->pm_oc_block);
   plan->pm_a_floats = cnnrt_round_up(plan->pm_tile_block * mr * k, CNNRT_WORKSPACE_ALIGN / sizeof(float));
-  const size_t c_floats = plan->pm_tile_block * mr * plan->pm_oc_block;
+  const size_t c_floats = plan->pm_tile_block * mr * (plan->pm_oc_block + CONV_PM_ROW_PAD);
   plan->scratch_bytes = cnnrt_round_up((plan->pm_a_floats + c_floats) * sizeof(float), CNNRT_WORKSPACE_ALIGN);
 }
 
@@ -593,7 +594,9 @@ static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread
     const size_t tiles = cnnrt_divide_round_up(pixels, mr);
     const size_t oc_begin = block * plan->pm_oc_block;
     const size_t oc_end = oc_begin + plan->pm_oc_block < out_per_group ? oc_begin + plan->pm_oc_block : out_per_group;
-    const size_t ldc = cnnrt_round_up(oc_end - oc_begin, nr);
+    /* Rows a cache line longer than a multiple of NR: 14 rows 2^k floats
+     * apart would all fall in one L1 set. */
+    const size_t ldc = cnnrt_round_up(oc_end - oc_begin, nr) + CONV_PM_ROW_PAD;
     const float* image = job->x + (n * g->in_channels + group * state->in_channels_per_group) * g->in_h * g->in_w;
     const float* packed_group = state->packed_pm + group * state->packed_pm_group_floats;
     state->gemm->im2col(g, image, pixel0, pixels, mr, panels);
