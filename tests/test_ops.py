@@ -185,6 +185,9 @@ CONV_CASES = [_conv_case(s) for s in range(40)] + [
     _named_conv("dw3_same_dil", "depthwise", 17, 17, 17, [10, 11], [3, 3], [1, 1], None, [2, 2], auto_pad="SAME_UPPER"),
     _named_conv("conv1d_same_lower", "dense", 3, 17, 1, [19], [4], [2], None, auto_pad="SAME_LOWER"),
     _named_conv("nobias_s3", "dense", 3, 64, 1, [20, 20], [3, 3], [3, 3], [0, 0, 0, 0], bias=False),
+    # 1x1 convolutions of 1x1 planes (squeeze-and-excitation FCs): matrix-vector kernel.
+    _named_conv("pointwise_1x1_plane", "dense", 255, 17, 1, [1, 1], [1, 1], [1, 1], [0, 0, 0, 0]),
+    _named_conv("pointwise_1x1_plane_wide", "dense", 17, 131, 1, [1, 1], [1, 1], [1, 1], [0, 0, 0, 0], bias=False),
 ]
 
 

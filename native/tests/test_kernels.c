@@ -684,6 +684,44 @@ static void test_epilogue(const cnnrt_f32_vector_config* config) {
   }
 }
 
+/* The matrix-vector kernel against the plain dot products: rows and lengths
+ * off the vector width, row ranges, every epilogue input; the result of a row
+ * does not depend on the range it was computed in. */
+static void test_gemv(const cnnrt_f32_vector_config* config) {
+  static const int activations[] = {CNNRT_ACT_NONE, CNNRT_ACT_RELU, CNNRT_ACT_SILU, CNNRT_ACT_HARD_SIGMOID};
+  for (int trial = 0; trial < 200; trial++) {
+    const size_t rows = random_size(1, 70), k = trial < 16 ? (size_t)trial + 1 : random_size(1, 1100);
+    float* w = malloc(rows * k * sizeof(float));
+    float* x = malloc(k * sizeof(float));
+    float* bias = malloc(rows * sizeof(float));
+    float* residual = malloc(rows * sizeof(float));
+    float* want = malloc(rows * sizeof(float));
+    float* got = malloc((rows + 1) * sizeof(float));
+    float* again = malloc(rows * sizeof(float));
+    for (size_t i = 0; i < rows * k; i++) w[i] = random_float();
+    for (size_t i = 0; i < k; i++) x[i] = random_float();
+    for (size_t i = 0; i < rows; i++) bias[i] = random_float(), residual[i] = random_float();
+    const int activation = activations[trial % 4];
+    cnnrt_f32_epilogue_params e = {trial % 2 ? bias : NULL, trial % 3 == 0 ? residual : NULL, activation, 0.2f, 0.5f};
+    cnnrt_f32_gemv_ref(w, k, x, &e, want, 0, rows);
+    got[rows] = SENTINEL;
+    const size_t split = random_size(0, rows);
+    config->gemv(w, k, x, &e, got, 0, split);
+    config->gemv(w, k, x, &e, got, split, rows);
+    config->gemv(w, k, x, &e, again, 0, rows);
+    for (size_t i = 0; i < rows; i++) {
+      double magnitude = 1.0;
+      for (size_t p = 0; p < k; p++) magnitude += fabs((double)w[i * k + p] * x[p]);
+      CHECK(fabs((double)got[i] - want[i]) <= 1e-6 * magnitude, "%s gemv rows=%zu k=%zu act=%d y[%zu]: %.9g vs %.9g",
+            config->name, rows, k, activation, i, got[i], want[i]);
+      CHECK(memcmp(&got[i], &again[i], sizeof(float)) == 0, "%s gemv rows=%zu k=%zu: row %zu depends on the range",
+            config->name, rows, k, i);
+    }
+    CHECK(got[rows] == SENTINEL, "%s gemv wrote past the rows", config->name);
+    free(w), free(x), free(bias), free(residual), free(want), free(got), free(again);
+  }
+}
+
 /* The transposed store with epilogue against its reference: exact for the
  * activations without transcendental functions, within 8 ulp (or 1e-6
  * absolute near zero) for the others; nothing written outside each row. */
@@ -843,6 +881,7 @@ int main(void) {
     if (vector->activation != NULL) test_activation_accuracy(vector);
     if (vector->binary != NULL) test_vbinary(vector);
     if (vector->transpose_epilogue != NULL) test_transpose_epilogue(vector);
+    if (vector->gemv != NULL) test_gemv(vector);
     printf("%s pool/dwconv/epilogue %s\n", failures == before ? "ok     " : "FAILED ", vector->name);
   }
 

@@ -117,3 +117,14 @@ void cnnrt_f32_transpose_epilogue_ref(const float* c, size_t ldc, size_t rows, s
                            activation, alpha, beta);
   }
 }
+
+void cnnrt_f32_gemv_ref(const float* w, size_t k, const float* x, const cnnrt_f32_epilogue_params* e, float* y,
+                        size_t row_begin, size_t row_end) {
+  for (size_t i = row_begin; i < row_end; i++) {
+    float acc = 0.0f;
+    for (size_t p = 0; p < k; p++) acc += w[i * k + p] * x[p];
+    y[i] = acc;
+    cnnrt_f32_epilogue_ref(y + i, 1, e->bias != NULL ? e->bias[i] : 0.0f, e->residual != NULL ? e->residual + i : NULL,
+                           e->activation, e->alpha, e->beta);
+  }
+}

@@ -18,14 +18,15 @@ static const cnnrt_f32_pool_config pool_avx512 = {cnnrt_f32_pool2d__avx512, cnnr
 #if defined(__x86_64__) || defined(_M_X64)
 static const cnnrt_f32_pool_config pool_avx2 = {cnnrt_f32_pool2d__avx2, cnnrt_f32_global_average__avx2, "avx2"};
 static const cnnrt_f32_vector_config vector_avx2 = {cnnrt_f32_epilogue__avx2, cnnrt_f32_dwconv2d__avx2,
-                                                    cnnrt_f32_activation__avx2, cnnrt_f32_vbinary__avx2, "avx2", NULL};
+                                                    cnnrt_f32_activation__avx2, cnnrt_f32_vbinary__avx2, "avx2", NULL, NULL};
 #endif
 
-static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, NULL, NULL, "ref", NULL};
+static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, NULL, NULL, "ref", NULL, NULL};
 #if defined(__x86_64__) || defined(_M_X64)
 static const cnnrt_f32_vector_config vector_avx512 = {cnnrt_f32_epilogue__avx512, cnnrt_f32_dwconv2d__avx512,
                                                       cnnrt_f32_activation__avx512, cnnrt_f32_vbinary__avx512,
-                                                      "avx512", cnnrt_f32_transpose_epilogue__avx512};
+                                                      "avx512", cnnrt_f32_transpose_epilogue__avx512,
+                                                      cnnrt_f32_gemv__avx512};
 #endif
 #if defined(__aarch64__)
 static const cnnrt_f32_vector_config vector_neon = {

@@ -286,6 +286,19 @@ void cnnrt_f32_transpose_epilogue__avx512(const float* c, size_t ldc, size_t row
                                           size_t y_stride, const float* bias, const float* residual,
                                           int activation, float alpha, float beta);
 
+/* ---- matrix-vector product (1x1 convolutions on 1x1 planes) ---------------
+ * y[i] = epilogue(W[i, :] . x) for rows [row_begin, row_end) of the row-major
+ * W [rows x k]; the epilogue as cnnrt_f32_epilogue_ref with bias[i] and
+ * residual[i] per row (NULL: not added). The SIMD kernels sum each row in a
+ * fixed order of their own (lanes, then a fixed tree), the same whatever the
+ * row range. */
+typedef void (*cnnrt_f32_gemv_fn)(const float* w, size_t k, const float* x, const cnnrt_f32_epilogue_params* epilogue,
+                                  float* y, size_t row_begin, size_t row_end);
+void cnnrt_f32_gemv_ref(const float* w, size_t k, const float* x, const cnnrt_f32_epilogue_params* epilogue, float* y,
+                        size_t row_begin, size_t row_end);
+void cnnrt_f32_gemv__avx512(const float* w, size_t k, const float* x, const cnnrt_f32_epilogue_params* epilogue,
+                            float* y, size_t row_begin, size_t row_end);
+
 /* ---- depthwise convolution ------------------------------------------------
  * Direct depthwise convolution (groups == in_channels) of output channels
  * [oc_begin, oc_end) of image n, with the fused epilogue; y and the residual
@@ -333,6 +346,7 @@ typedef struct cnnrt_f32_vector_config {
   cnnrt_f32_vbinary_fn binary;
   const char* name;  /* "avx512" */
   cnnrt_f32_transpose_epilogue_fn transpose_epilogue; /* NULL: the reference */
+  cnnrt_f32_gemv_fn gemv;                               /* NULL: 1x1 planes take the GEMM path */
 } cnnrt_f32_vector_config;
 
 const cnnrt_f32_vector_config* cnnrt_f32_vector_config_get(void);

@@ -67,6 +67,7 @@ typedef struct conv_state {
   float* packed_pm;
   size_t packed_pm_group_floats;
   char kernel_pm[64];
+  char kernel_gemv[64];
   char simd_kernel[64];         /* depthwise: the name when the SIMD kernel takes the shapes */
 } conv_state;
 
@@ -81,6 +82,7 @@ typedef struct conv_plan {
   size_t scratch_bytes;          /* per thread, aligned */
   int simd_depthwise;            /* 1: the vector config's depthwise kernel runs */
   int pixel_major;               /* 1: the pixel-major GEMM (plan fields pm_*) */
+  int gemv;                      /* 1: a 1x1 convolution of a 1x1 plane as matrix-vector products */
   size_t pm_tiles, pm_tile_block, pm_tile_blocks;  /* pixel tiles of gemm_pm->mr, per task */
   size_t pm_oc_block, pm_oc_blocks;                /* output channels per task (multiple of nr) */
   size_t pm_a_floats;                               /* scratch: im2col panels, then the C block */
@@ -190,6 +192,7 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
     const char* mode = getenv("CNNRT_PIXEL_MAJOR");
     result->pixel_major_mode = mode == NULL || mode[0] == '\0' ? -1 : mode[0] == '0' ? 0 : 1;
     snprintf(result->kernel_pm, sizeof(result->kernel_pm), "conv%dd_%spm_%s", spatial, kind, result->gemm_pm->name);
+    snprintf(result->kernel_gemv, sizeof(result->kernel_gemv), "conv%dd_1x1_gemv_%s", spatial, state.vector->name);
     const size_t reduction = state.in_channels_per_group * kernel_size;
     result->packed_group_floats = cnnrt_f32_gemm_packed_a_floats(out_per_group, reduction, state.gemm->mr);
     result->packed_weights = malloc(result->packed_group_floats * state.groups * sizeof(float));
@@ -381,7 +384,13 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
     plan->channel_blocks = cnnrt_divide_round_up(out_per_group, plan->channel_block);
     size_t floats = state->algorithm == CONV_IM2COL_GEMM ? plan->reduction * tile : plan->reduction * nr;
     plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
-    if (conv_use_pixel_major(state, plan)) conv_plan_pixel_major(state, plan, threads);
+    if (state->algorithm == CONV_GEMM_1X1 && plan->pixels == 1 && g->groups == 1 && state->vector->gemv != NULL) {
+      /* One pixel: the GEMM's tiles would be 31/32 padding. */
+      plan->gemv = 1;
+      plan->scratch_bytes = 0;
+    } else if (conv_use_pixel_major(state, plan)) {
+      conv_plan_pixel_major(state, plan, threads);
+    }
   } else if (state->algorithm == CONV_DEPTHWISE && state->vector->dwconv2d != NULL && cnnrt_f32_dwconv2d_supports(g)) {
     plan->simd_depthwise = 1;
     plan->scratch_bytes =
@@ -410,7 +419,10 @@ static cnnrt_status conv_reshape(const cnnrt_node* node, const void* opaque, con
   if ((status = cnnrt_node_check_residual(node, inputs, y)) != CNNRT_OK) return status;
   info->workspace_bytes = plan.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1);
   info->macs = (uint64_t)g->batch * g->out_channels * plan.pixels * plan.reduction;
-  info->kernel = plan.simd_depthwise ? state->simd_kernel : plan.pixel_major ? state->kernel_pm : state->kernel;
+  info->kernel = plan.simd_depthwise ? state->simd_kernel
+                 : plan.pixel_major    ? state->kernel_pm
+                 : plan.gemv           ? state->kernel_gemv
+                                       : state->kernel;
   if (plan.pixel_major) {
     /* The state is const for ops; its pixel-major panels are a cache filled
      * once under its lock (conv_state). */
@@ -622,6 +634,26 @@ static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread
   }
 }
 
+/* Matrix-vector products: tasks are (image, block of CONV_GEMV_ROWS output channels). */
+#define CONV_GEMV_ROWS 64
+static void conv_gemv_task(void* opaque, size_t begin, size_t end, int thread) {
+  const conv_job* job = opaque;
+  const conv_state* state = job->state;
+  const cnnrt_conv2d_geometry* g = &job->plan->geometry;
+  const cnnrt_epilogue* e = &job->node->epilogue;
+  const size_t blocks = cnnrt_divide_round_up(state->out_channels, CONV_GEMV_ROWS);
+  for (size_t task = begin; task < end; task++) {
+    const size_t n = task / blocks, row0 = task % blocks * CONV_GEMV_ROWS;
+    const size_t row1 = row0 + CONV_GEMV_ROWS < state->out_channels ? row0 + CONV_GEMV_ROWS : state->out_channels;
+    const cnnrt_f32_epilogue_params params = {state->bias,
+                                              job->residual != NULL ? job->residual + n * state->out_channels : NULL,
+                                              e->activation, e->alpha, e->beta};
+    state->vector->gemv(state->weights, g->in_channels, job->x + n * g->in_channels, &params,
+                        job->y + n * state->out_channels, row0, row1);
+  }
+  (void)thread;
+}
+
 static void conv_direct_task(void* opaque, size_t begin, size_t end, int thread) {
   const conv_job* job = opaque;
   const conv_state* state = job->state;
@@ -665,7 +697,10 @@ static void conv_run(const cnnrt_run_context* context, const cnnrt_node* node, c
   };
   const cnnrt_conv2d_geometry* g = &plan.geometry;
   if (plan.pixels == 0 || g->batch == 0) return;
-  if (plan.pixel_major) {
+  if (plan.gemv) {
+    size_t tasks = g->batch * cnnrt_divide_round_up(g->out_channels, CONV_GEMV_ROWS);
+    cnnrt_parallel_for(context->pool, tasks, 1, conv_gemv_task, &job);
+  } else if (plan.pixel_major) {
     size_t tasks = g->batch * g->groups * plan.pm_tile_blocks * plan.pm_oc_blocks;
     cnnrt_parallel_for(context->pool, tasks, 1, conv_gemm_pm_task, &job);
   } else if (state->algorithm == CONV_IM2COL_GEMM || state->algorithm == CONV_GEMM_1X1) {
