@@ -5,6 +5,8 @@
  *   depthwise (group == in channels)          -> direct depthwise kernel
  *   fewer than MR output channels per group   -> direct convolution
  *   1x1, stride 1, no padding                 -> GEMM on the input as is
+ *   3x3, stride 1, group 1, >= 16 channels     -> Winograd F(4,3) or F(2,3)
+ *                                                 (conv_winograd_tile)
  *   otherwise                                 -> im2col tiles + packed GEMM
  * Weights for the GEMM paths are packed into MR-row panels at load time.
  * Work is split over output tiles only; every output element is summed over
@@ -16,7 +18,7 @@
 
 #include "spatial.h"
 
-enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM };
+enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM, CONV_WINOGRAD };
 
 /* Below this many output channels per group the direct convolution wins over
  * a GEMM whose tiles would be mostly padding. A constant rather than the
@@ -47,6 +49,8 @@ typedef struct conv_state {
   size_t packed_group_floats;
   char kernel[64];              /* the name reshape reports: algorithm and GEMM tile */
   char simd_kernel[64];         /* depthwise: the name when the SIMD kernel takes the shapes */
+  size_t winograd_m;            /* Winograd: output tile m of F(m x m, 3 x 3); weights packed by it */
+  const cnnrt_f32_winograd_config* winograd;
 } conv_state;
 
 /* How run() splits the work for one set of shapes. */
@@ -58,6 +62,10 @@ typedef struct conv_plan {
   size_t channel_block, channel_blocks; /* output channels per task (multiple of MR) */
   size_t scratch_bytes;          /* per thread, aligned */
   int simd_depthwise;            /* 1: the vector config's depthwise kernel runs */
+  /* Winograd: tasks are (image, block of tile_rows tile rows, channel block). */
+  cnnrt_winograd_geometry winograd;
+  size_t tile_rows, row_blocks;
+  size_t v_floats, c_floats;     /* transformed input and GEMM output of one task */
 } conv_plan;
 
 static void conv_destroy(void* opaque) {
@@ -66,6 +74,13 @@ static void conv_destroy(void* opaque) {
   free(state->packed_weights);
   free(state);
 }
+
+/* Winograd: tile choice and filter transform at load, work split per shape
+ * (the section "Winograd" below). */
+static size_t conv_winograd_tile(const cnnrt_graph* graph, const cnnrt_node* node, const conv_state* state);
+static cnnrt_status conv_winograd_pack(conv_state* state);
+static void conv_winograd_plan(const conv_state* state, int threads, conv_plan* plan);
+static void conv_winograd_task(void* opaque, size_t begin, size_t end, int thread);
 
 static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node, void** out_state) {
   *out_state = NULL;
@@ -141,6 +156,13 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
   } else {
     state.algorithm = pointwise ? CONV_GEMM_1X1 : CONV_IM2COL_GEMM;
   }
+  if (state.algorithm == CONV_IM2COL_GEMM) {
+    state.winograd_m = conv_winograd_tile(graph, node, &state);
+    if (state.winograd_m != 0) {
+      state.algorithm = CONV_WINOGRAD;
+      state.winograd = cnnrt_f32_winograd_config_get();
+    }
+  }
 
   conv_state* result = malloc(sizeof(*result));
   if (result == NULL) return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory");
@@ -151,6 +173,12 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
     snprintf(result->simd_kernel, sizeof(result->simd_kernel), "dwconv%dd_%s", spatial, state.vector->name);
   } else if (state.algorithm == CONV_DIRECT) {
     snprintf(result->kernel, sizeof(result->kernel), "conv%dd_direct_ref", spatial);
+  } else if (state.algorithm == CONV_WINOGRAD) {
+    snprintf(result->kernel, sizeof(result->kernel), "conv2d_winograd_f%zu3_%s", state.winograd_m, state.gemm->name);
+    if (conv_winograd_pack(result) != CNNRT_OK) {
+      free(result);
+      return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory transforming the Winograd filters");
+    }
   } else {
     snprintf(result->kernel, sizeof(result->kernel), "conv%dd_%s%s", spatial, kind, state.gemm->name);
   }
@@ -253,6 +281,8 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
     plan->channel_blocks = cnnrt_divide_round_up(out_per_group, plan->channel_block);
     size_t floats = state->algorithm == CONV_IM2COL_GEMM ? plan->reduction * tile : plan->reduction * nr;
     plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
+  } else if (state->algorithm == CONV_WINOGRAD) {
+    conv_winograd_plan(state, threads, plan);
   } else if (state->algorithm == CONV_DEPTHWISE && state->vector->dwconv2d != NULL && cnnrt_f32_dwconv2d_supports(g)) {
     plan->simd_depthwise = 1;
     plan->scratch_bytes =
@@ -306,6 +336,131 @@ static void conv_epilogue(const conv_job* job, size_t n, size_t oc, size_t rows,
     epilogue(job->y + offset, cols, job->state->bias != NULL ? job->state->bias[oc + i] : 0.0f,
                            job->residual != NULL ? job->residual + offset : NULL, e->activation, e->alpha,
                            e->beta);
+  }
+}
+
+/* ---- Winograd (3x3, stride 1) ------------------------------------------------
+ * The tile is a fixed rule of the layer's shapes, so that the choice does not
+ * depend on timing. CNNRT_WINOGRAD=0 turns Winograd off (im2col + GEMM for
+ * every layer); CNNRT_WINOGRAD=2 or 4 forces F(2,3) or F(4,3) wherever the
+ * layer qualifies (for A/B measurements and tests). */
+#define CONV_WINOGRAD_MIN_CHANNELS 16
+/* Per-task transformed input plus GEMM output, sized to stay in L2 with the
+ * filter panels streaming past. */
+#define CONV_WINOGRAD_BUDGET_FLOATS (256 * 1024)
+
+static size_t conv_winograd_tile(const cnnrt_graph* graph, const cnnrt_node* node, const conv_state* state) {
+  const cnnrt_window* w = &state->window;
+  if (w->spatial != 2 || w->kernel[0] != 3 || w->kernel[1] != 3 || w->strides[0] != 1 || w->strides[1] != 1 ||
+      w->dilations[0] != 1 || w->dilations[1] != 1 || state->groups != 1 ||
+      state->in_channels_per_group < CONV_WINOGRAD_MIN_CHANNELS || state->out_channels < CONV_WINOGRAD_MIN_CHANNELS) {
+    return 0;
+  }
+  const char* setting = getenv("CNNRT_WINOGRAD");
+  if (setting != NULL && strcmp(setting, "0") == 0) return 0;
+  if (setting != NULL && strcmp(setting, "2") == 0) return 2;
+  if (setting != NULL && strcmp(setting, "4") == 0) return 4;
+  /* The plane the model file declares (the shape at load; other shapes
+   * later keep this tile, which is correct for any plane). */
+  int64_t height = 0, width = 0;
+  const uint32_t input = node->inputs[0];
+  if (input < graph->tensor_count && graph->tensors[input].shape.rank == 4) {
+    height = graph->tensors[input].shape.dims[2];
+    width = graph->tensors[input].shape.dims[3];
+  }
+  if (height > 0 && width > 0 && (height < 8 || width < 8)) return 2;
+  return 4;
+}
+
+/* U = G g G^T for every (output, input) channel pair, packed for the GEMM. */
+static cnnrt_status conv_winograd_pack(conv_state* state) {
+  const size_t alpha = state->winograd_m + 2, nr = state->gemm->nr;
+  const size_t ic = state->in_channels_per_group;
+  state->packed_group_floats = alpha * alpha * ic * cnnrt_round_up(state->out_channels, nr);
+  state->packed_weights = malloc(state->packed_group_floats * sizeof(float));
+  if (state->packed_weights == NULL) return CNNRT_ERROR_OUT_OF_MEMORY;
+  cnnrt_f32_winograd_filter_ref(state->winograd_m, state->weights, state->out_channels, ic, nr,
+                                state->packed_weights);
+  return CNNRT_OK;
+}
+
+static void conv_winograd_plan(const conv_state* state, int threads, conv_plan* plan) {
+  const cnnrt_conv2d_geometry* g = &plan->geometry;
+  cnnrt_winograd_geometry* w = &plan->winograd;
+  const size_t m = state->winograd_m, alpha = m + 2, mr = state->gemm->mr, nr = state->gemm->nr;
+  w->m = m;
+  w->in_h = g->in_h;
+  w->in_w = g->in_w;
+  w->out_h = g->out_h;
+  w->out_w = g->out_w;
+  w->pad_top = g->pad_top;
+  w->pad_left = g->pad_left;
+  w->tiles_y = cnnrt_divide_round_up(g->out_h, m);
+  w->tiles_x = cnnrt_divide_round_up(g->out_w, m);
+  /* Output channels split only when images x row blocks give too few tasks. */
+  const size_t panels = cnnrt_divide_round_up(state->out_channels, nr);
+  const size_t per_tile = alpha * alpha * (g->in_channels + panels * nr);
+  size_t rows = CONV_WINOGRAD_BUDGET_FLOATS / (per_tile * (w->tiles_x > 0 ? w->tiles_x : 1));
+  if (rows < 1) rows = 1;
+  if (rows > w->tiles_y) rows = w->tiles_y;
+  plan->row_blocks = cnnrt_divide_round_up(w->tiles_y, rows);
+  plan->tile_rows = cnnrt_divide_round_up(w->tiles_y, plan->row_blocks);
+  size_t blocks = 1;
+  const size_t base_tasks = g->batch * plan->row_blocks, wanted = (size_t)(threads > 1 ? threads : 1) * 2;
+  if (threads > 1 && base_tasks < wanted) blocks = cnnrt_divide_round_up(wanted, base_tasks > 0 ? base_tasks : 1);
+  if (blocks > panels) blocks = panels;
+  plan->channel_block = cnnrt_divide_round_up(panels, blocks) * nr;
+  plan->channel_blocks = cnnrt_divide_round_up(state->out_channels, plan->channel_block);
+  const size_t tiles_rounded = cnnrt_round_up(plan->tile_rows * w->tiles_x, mr);
+  plan->v_floats = cnnrt_round_up(alpha * alpha * tiles_rounded * g->in_channels, 16);
+  plan->c_floats = cnnrt_round_up(alpha * alpha * tiles_rounded * plan->channel_block, 16);
+  const size_t floats = plan->v_floats + plan->c_floats + cnnrt_f32_winograd_input_scratch_floats(w);
+  plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
+}
+
+static void conv_winograd_task(void* opaque, size_t begin, size_t end, int thread) {
+  const conv_job* job = opaque;
+  const conv_state* state = job->state;
+  const conv_plan* plan = job->plan;
+  const cnnrt_conv2d_geometry* g = &plan->geometry;
+  const cnnrt_winograd_geometry* w = &plan->winograd;
+  const cnnrt_f32_gemm_config* gemm = state->gemm;
+  const size_t alpha = w->m + 2, mr = gemm->mr, nr = gemm->nr, ic = g->in_channels;
+  const size_t oc_rounded = cnnrt_round_up(state->out_channels, nr);
+  float* v = cnnrt_thread_scratch(job->context, plan->scratch_bytes, thread);
+  float* c = v + plan->v_floats;
+  float* transform_scratch = c + plan->c_floats;
+  for (size_t task = begin; task < end; task++) {
+    const size_t block = task % plan->channel_blocks;
+    const size_t row_block = task / plan->channel_blocks % plan->row_blocks;
+    const size_t n = task / plan->channel_blocks / plan->row_blocks;
+    const size_t ty0 = row_block * plan->tile_rows;
+    const size_t ty1 = ty0 + plan->tile_rows < w->tiles_y ? ty0 + plan->tile_rows : w->tiles_y;
+    const size_t tiles = (ty1 - ty0) * w->tiles_x;
+    const size_t tiles_rounded = cnnrt_round_up(tiles, mr);
+    const size_t oc0 = block * plan->channel_block;
+    const size_t oc1 = oc0 + plan->channel_block < state->out_channels ? oc0 + plan->channel_block : state->out_channels;
+    const size_t c_row = cnnrt_round_up(oc1 - oc0, nr);
+    const size_t v_stride = tiles_rounded * ic, c_stride = tiles_rounded * c_row;
+    state->winograd->input(w, job->x + n * ic * g->in_h * g->in_w, ic, ty0, ty1, mr, v, v_stride,
+                           transform_scratch);
+    for (size_t e = 0; e < alpha * alpha; e++) {
+      const float* u = state->packed_weights + e * ic * oc_rounded;
+      for (size_t j = oc0; j < oc1; j += nr) {
+        const size_t cols = oc1 - j < nr ? oc1 - j : nr;
+        const float* b = u + (j / nr) * ic * nr;
+        for (size_t t = 0; t < tiles; t += mr) {
+          const size_t rows = tiles - t < mr ? tiles - t : mr;
+          gemm->ukernel(rows, cols, ic, v + e * v_stride + t * ic, b, nr, c + e * c_stride + t * c_row + (j - oc0),
+                        c_row);
+        }
+      }
+    }
+    const size_t plane = g->out_h * g->out_w;
+    state->winograd->output(w, c, c_stride, c_row, oc1 - oc0, ty0, ty1,
+                            job->y + (n * state->out_channels + oc0) * plane, transform_scratch);
+    const size_t y0 = ty0 * w->m, y1 = ty1 * w->m < g->out_h ? ty1 * w->m : g->out_h;
+    conv_epilogue(job, n, oc0, oc1 - oc0, y0 * g->out_w, (y1 - y0) * g->out_w);
   }
 }
 
@@ -416,7 +571,10 @@ static void conv_run(const cnnrt_run_context* context, const cnnrt_node* node, c
   };
   const cnnrt_conv2d_geometry* g = &plan.geometry;
   if (plan.pixels == 0 || g->batch == 0) return;
-  if (state->algorithm == CONV_IM2COL_GEMM || state->algorithm == CONV_GEMM_1X1) {
+  if (state->algorithm == CONV_WINOGRAD) {
+    size_t tasks = g->batch * plan.row_blocks * plan.channel_blocks;
+    cnnrt_parallel_for(context->pool, tasks, 1, conv_winograd_task, &job);
+  } else if (state->algorithm == CONV_IM2COL_GEMM || state->algorithm == CONV_GEMM_1X1) {
     size_t tasks = g->batch * g->groups * plan.tiles * plan.channel_blocks;
     cnnrt_parallel_for(context->pool, tasks, 1, conv_gemm_task, &job);
   } else {
