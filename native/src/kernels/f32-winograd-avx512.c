@@ -1,11 +1,11 @@
 /*
  * Winograd F(m x m, 3 x 3) transforms (m = 2 or 4) with AVX-512.
  *
- * Input: per channel and tile row, a vertical pass over whole padded rows
- * (contiguous vectors, masked loads give the zero padding), then a
- * horizontal pass over 16 tiles of the row at once, whose stride-m columns
- * are picked out with two-source permutes. The 16 tiles' values are then
- * stored into the packed-A panels in runs of consecutive tiles.
+ * Input: 16 tiles of a tile row at a time, for each channel: a horizontal
+ * pass on each input row, whose stride-m columns are picked out with
+ * two-source permutes (masked loads give the zero padding), then the
+ * vertical pass in registers; the 16 tiles' values are stored into the
+ * packed-A panels in runs of consecutive tiles.
  * Output: per tile, 16 output channels at once (contiguous in C), then the
  * m x m pixels of each channel go to their planes.
  * Same matrices as f32-winograd-ref.c, factored; results differ from the
@@ -57,84 +57,142 @@ static inline void output_1d_2(const __m512* s, __m512* o) {
   o[1] = _mm512_sub_ps(_mm512_sub_ps(s[1], s[2]), s[3]);
 }
 
-/* Columns base + m * i + j of a row for tiles i = 0..15 (the row holds
- * base + 16 * m + alpha floats at least). */
-static inline __m512 tile_columns(const float* row, size_t m) {
-  if (m == 4) {
-    const __m512i index = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
-    const __m512 low = _mm512_permutex2var_ps(_mm512_loadu_ps(row), index, _mm512_loadu_ps(row + 16));
-    const __m512 high = _mm512_permutex2var_ps(_mm512_loadu_ps(row + 32), index, _mm512_loadu_ps(row + 48));
-    return _mm512_shuffle_f32x4(low, high, 0x44);
+/* The loads of one input row that the horizontal pass of 16 tiles needs:
+ * part q covers columns x0 + shift + 16 q; shift is 0 for the first half
+ * of them and m for the second (the phases past m). Masks keep reads inside
+ * [0, in_w) and give the zero padding. */
+typedef struct row_loads {
+  ptrdiff_t offset[8];
+  __mmask16 mask[8];
+} row_loads;
+
+static inline void row_loads_init(row_loads* loads, ptrdiff_t x0, ptrdiff_t in_w, size_t m) {
+  const size_t parts = m;  /* m parts of 16 columns cover 16 tiles' first m phases */
+  for (size_t half = 0; half < 2; half++) {
+    for (size_t q = 0; q < parts; q++) {
+      const ptrdiff_t begin = x0 + (ptrdiff_t)(half * m + 16 * q);
+      __mmask16 mask = 0;
+      for (int lane = 0; lane < 16; lane++) {
+        if (begin + lane >= 0 && begin + lane < in_w) mask |= (__mmask16)(1u << lane);
+      }
+      loads->offset[half * parts + q] = begin;
+      loads->mask[half * parts + q] = mask;
+    }
   }
-  const __m512i index = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  return _mm512_permutex2var_ps(_mm512_loadu_ps(row), index, _mm512_loadu_ps(row + 16));
 }
 
-/* One body per tile size, so that every loop over alpha is unrolled. */
+/* d[ph] = columns x0 + m * i + ph of the row for tiles i = 0..15, ph < m + 2. */
+static inline void row_phases(const float* row, const row_loads* loads, __m512* d, size_t m) {
+  __m512 part[8];
+  for (size_t q = 0; q < 2 * m; q++) {
+    part[q] = loads->mask[q] == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(loads->mask[q], row + loads->offset[q]);
+  }
+  if (m == 4) {
+    for (size_t ph = 0; ph < 6; ph++) {
+      const __m512* p = ph < 4 ? part : part + 4;
+      const int s = (int)(ph < 4 ? ph : ph - 4);
+      const __m512i index = _mm512_add_epi32(
+          _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28), _mm512_set1_epi32(s));
+      const __m512 low = _mm512_permutex2var_ps(p[0], index, p[1]);
+      const __m512 high = _mm512_permutex2var_ps(p[2], index, p[3]);
+      d[ph] = _mm512_shuffle_f32x4(low, high, 0x44);
+    }
+  } else {
+    for (size_t ph = 0; ph < 4; ph++) {
+      const __m512* p = ph < 2 ? part : part + 2;
+      const int s = (int)(ph < 2 ? ph : ph - 2);
+      const __m512i index = _mm512_add_epi32(
+          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30), _mm512_set1_epi32(s));
+      d[ph] = _mm512_permutex2var_ps(p[0], index, p[1]);
+    }
+  }
+}
+
+/* One body per tile size, so that every loop over alpha is unrolled. Per
+ * channel, 16 tiles of a tile row at a time: the horizontal pass (d B) on
+ * each input row straight from the image, then the vertical pass (B^T .) in
+ * registers, into a staging row of the block's tiles per element; then
+ * each panel's mr tiles are copied to their place in v. */
 static inline __attribute__((always_inline)) void input_tiles(const cnnrt_winograd_geometry* g, const float* x,
                                                               size_t channels, size_t ty_begin, size_t ty_end,
                                                               size_t mr, float* v, size_t v_stride, float* scratch,
                                                               const size_t m) {
   const size_t alpha = m + 2;
-  const size_t tiles16 = (g->tiles_x + 15) / 16 * 16;
-  const size_t row = tiles16 * m + 16;  /* what the horizontal pass reads */
-  float* rows = scratch;                /* alpha rows of the vertical pass */
-  float* tile_values = scratch + alpha * row; /* [alpha * alpha][tiles16] */
   const ptrdiff_t in_h = (ptrdiff_t)g->in_h, in_w = (ptrdiff_t)g->in_w;
   const size_t tiles = (ty_end - ty_begin) * g->tiles_x;
+  const size_t rounded = (tiles + mr - 1) / mr * mr;
+  const size_t stage_row = (rounded + 16 + 15) / 16 * 16;
+  const size_t groups = (g->tiles_x + 15) / 16;
+  float* stage = scratch;  /* [alpha * alpha][stage_row] */
+  row_loads* loads = (row_loads*)(scratch + alpha * alpha * stage_row);
+  for (size_t group = 0; group < groups; group++) {
+    row_loads_init(&loads[group], (ptrdiff_t)(group * 16 * m) - g->pad_left, in_w, m);
+  }
   const size_t panel_floats = channels * mr;
+  const __mmask16 panel_mask = lanes_mask(mr);
   for (size_t k = 0; k < channels; k++) {
     const float* plane = x + k * g->in_h * g->in_w;
     for (size_t ty = ty_begin; ty < ty_end; ty++) {
       const ptrdiff_t y0 = (ptrdiff_t)(ty * m) - g->pad_top;
-      for (size_t c0 = 0; c0 < row; c0 += 16) {
-        const ptrdiff_t ix = (ptrdiff_t)c0 - g->pad_left;
-        __mmask16 mask = 0;
-        for (int lane = 0; lane < 16; lane++) {
-          if (ix + lane >= 0 && ix + lane < in_w) mask |= (__mmask16)(1u << lane);
-        }
-        __m512 d[6], r[6];
+      for (size_t group = 0; group < groups; group++) {
+        /* Lanes past the row's last tile land on the next row's first tiles
+         * (overwritten next) or past the block (zeroed below). */
+        float* out = stage + (ty - ty_begin) * g->tiles_x + group * 16;
+        __m512 h[6][6];
         for (size_t j = 0; j < alpha; j++) {
           const ptrdiff_t iy = y0 + (ptrdiff_t)j;
-          d[j] = iy >= 0 && iy < in_h && mask != 0
-                     ? _mm512_maskz_loadu_ps(mask, plane + iy * in_w + ix)
-                     : _mm512_setzero_ps();
+          if (iy < 0 || iy >= in_h) {
+            for (size_t i = 0; i < alpha; i++) h[j][i] = _mm512_setzero_ps();
+            continue;
+          }
+          __m512 d[6];
+          row_phases(plane + iy * in_w, &loads[group], d, m);
+          if (m == 4) input_1d_4(d, h[j]);
+          else input_1d_2(d, h[j]);
         }
-        if (m == 4) input_1d_4(d, r);
-        else input_1d_2(d, r);
-        for (size_t i = 0; i < alpha; i++) _mm512_storeu_ps(rows + i * row + c0, r[i]);
-      }
-      for (size_t tx0 = 0; tx0 < g->tiles_x; tx0 += 16) {
         for (size_t i = 0; i < alpha; i++) {
           __m512 d[6], r[6];
-          for (size_t j = 0; j < alpha; j++) d[j] = tile_columns(rows + i * row + tx0 * m + j, m);
+          for (size_t j = 0; j < alpha; j++) d[j] = h[j][i];
           if (m == 4) input_1d_4(d, r);
           else input_1d_2(d, r);
-          for (size_t j = 0; j < alpha; j++) _mm512_storeu_ps(tile_values + (i * alpha + j) * tiles16 + tx0, r[j]);
+          for (size_t j = 0; j < alpha; j++) _mm512_storeu_ps(out + (j * alpha + i) * stage_row, r[j]);
         }
       }
-      /* Runs of consecutive tiles that share a panel. */
-      const size_t t_base = (ty - ty_begin) * g->tiles_x;
-      for (size_t tx = 0; tx < g->tiles_x;) {
-        const size_t t = t_base + tx;
-        size_t run = mr - t % mr;
-        if (run > g->tiles_x - tx) run = g->tiles_x - tx;
-        const __mmask16 mask = lanes_mask(run);
-        float* out = v + (t / mr) * panel_floats + k * mr + t % mr;
-        for (size_t e = 0; e < alpha * alpha; e++) {
-          _mm512_mask_storeu_ps(out + e * v_stride, mask, _mm512_maskz_loadu_ps(mask, tile_values + e * tiles16 + tx));
-        }
-        tx += run;
+    }
+    for (size_t e = 0; e < alpha * alpha; e++) {
+      const float* source = stage + e * stage_row;
+      if (rounded > tiles) _mm512_storeu_ps((float*)source + tiles, _mm512_setzero_ps());
+      float* target = v + e * v_stride + k * mr;
+      for (size_t t = 0; t < rounded; t += mr, target += panel_floats) {
+        _mm512_mask_storeu_ps(target, panel_mask, _mm512_maskz_loadu_ps(panel_mask, source + t));
       }
     }
   }
-  const size_t rounded = (tiles + mr - 1) / mr * mr;
-  if (rounded > tiles) {
-    const __mmask16 mask = lanes_mask(rounded - tiles);
-    float* out = v + (tiles / mr) * panel_floats + tiles % mr;
-    for (size_t e = 0; e < alpha * alpha; e++) {
-      for (size_t k = 0; k < channels; k++) _mm512_mask_storeu_ps(out + e * v_stride + k * mr, mask, _mm512_setzero_ps());
-    }
+}
+
+/* In place: r[p] lane q becomes r[q] lane p. */
+static inline void transpose_16x16(__m512* r) {
+  __m512 a[16], b[16];
+  for (int i = 0; i < 8; i++) {
+    a[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    a[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; i++) {
+    const __m512d a0 = _mm512_castps_pd(a[4 * i]), a1 = _mm512_castps_pd(a[4 * i + 1]);
+    const __m512d a2 = _mm512_castps_pd(a[4 * i + 2]), a3 = _mm512_castps_pd(a[4 * i + 3]);
+    b[4 * i + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+    b[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+    b[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+    b[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+  }
+  /* b[4 i + j], 128-bit lane L: rows 4 i .. 4 i + 3 of column 4 L + j. */
+  for (int j = 0; j < 4; j++) {
+    const __m512 c1 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0x88), c2 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0x88);
+    const __m512 d1 = _mm512_shuffle_f32x4(b[j], b[4 + j], 0xDD), d2 = _mm512_shuffle_f32x4(b[8 + j], b[12 + j], 0xDD);
+    r[j] = _mm512_shuffle_f32x4(c1, c2, 0x88);
+    r[8 + j] = _mm512_shuffle_f32x4(c1, c2, 0xDD);
+    r[4 + j] = _mm512_shuffle_f32x4(d1, d2, 0x88);
+    r[12 + j] = _mm512_shuffle_f32x4(d1, d2, 0xDD);
   }
 }
 
@@ -163,12 +221,32 @@ static inline __attribute__((always_inline)) void output_tiles(const cnnrt_winog
         else output_1d_2(s, o);
         for (size_t a = 0; a < m; a++) column[a][j] = o[a];
       }
+      __m512 result[16];
       for (size_t a = 0; a < m; a++) {
-        __m512 o[4];
-        if (m == 4) output_1d_4(column[a], o);
-        else output_1d_2(column[a], o);
-        for (size_t b = 0; b < m; b++) _mm512_storeu_ps(pixels[a * m + b], o[b]);
+        if (m == 4) output_1d_4(column[a], result + a * m);
+        else output_1d_2(column[a], result + a * m);
       }
+      if (m == 4) {
+        /* result[pixel] holds 16 channels: transpose to 16 pixels per channel. */
+        transpose_16x16(result);
+        const __mmask8 col_mask = (__mmask8)((1u << cols) - 1u);
+        for (size_t q = 0; q < lanes; q++) {
+          float* out = corner + (k0 + q) * plane;
+          for (size_t a = 0; a < rows; a++) {
+            __m128 value;
+            switch (a) {
+              case 0: value = _mm512_extractf32x4_ps(result[q], 0); break;
+              case 1: value = _mm512_extractf32x4_ps(result[q], 1); break;
+              case 2: value = _mm512_extractf32x4_ps(result[q], 2); break;
+              default: value = _mm512_extractf32x4_ps(result[q], 3); break;
+            }
+            if (cols == 4) _mm_storeu_ps(out + a * g->out_w, value);
+            else _mm_mask_storeu_ps(out + a * g->out_w, col_mask, value);
+          }
+        }
+        continue;
+      }
+      for (size_t p = 0; p < m * m; p++) _mm512_storeu_ps(pixels[p], result[p]);
       for (size_t q = 0; q < lanes; q++) {
         float* out = corner + (k0 + q) * plane;
         for (size_t a = 0; a < rows; a++) {

@@ -60,10 +60,11 @@ void cnnrt_f32_winograd_filter_ref(size_t m, const float* w, size_t oc, size_t i
 }
 
 size_t cnnrt_f32_winograd_input_scratch_floats(const cnnrt_winograd_geometry* g) {
-  const size_t alpha = g->m + 2;
-  const size_t tiles16 = (g->tiles_x + 15) / 16 * 16;
-  const size_t row = tiles16 * g->m + 16;
-  return alpha * row + alpha * alpha * tiles16;
+  /* The SIMD transforms' staging rows for a block of all tile rows, and
+   * their per-group load tables (80 bytes each, counted generously). */
+  const size_t alpha = g->m + 2, tiles = g->tiles_y * g->tiles_x;
+  const size_t stage_row = (tiles + 16 + 16 + 15) / 16 * 16;
+  return alpha * alpha * stage_row + ((g->tiles_x + 15) / 16) * 32 + 16;
 }
 
 void cnnrt_f32_winograd_input_ref(const cnnrt_winograd_geometry* g, const float* x, size_t channels,
