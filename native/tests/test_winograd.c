@@ -125,14 +125,14 @@ static void test_transform_variants(void) {
           /* A block of tile rows that starts past the first: ty in [ty0, ty1). */
           const size_t ty0 = g.tiles_y > 2 ? 1 : 0, ty1 = g.tiles_y;
           const size_t tiles = (ty1 - ty0) * g.tiles_x, rounded = (tiles + mr - 1) / mr * mr;
-          const size_t alpha = m + 2, v_stride = rounded * channels + 3;
+          const size_t alpha = m + 2, panel_stride = channels * mr + 5, v_stride = rounded / mr * panel_stride + 3;
           float* x = random_buffer(channels * g.in_h * g.in_w);
           float* v_ref = malloc(alpha * alpha * v_stride * sizeof(float));
           float* v = malloc(alpha * alpha * v_stride * sizeof(float));
           for (size_t i = 0; i < alpha * alpha * v_stride; i++) v_ref[i] = v[i] = 12345.0f;
           float* scratch = malloc(cnnrt_f32_winograd_input_scratch_floats(&g) * sizeof(float));
-          ref->input(&g, x, channels, ty0, ty1, mr, v_ref, v_stride, scratch);
-          config->input(&g, x, channels, ty0, ty1, mr, v, v_stride, scratch);
+          ref->input(&g, x, channels, ty0, ty1, mr, v_ref, v_stride, panel_stride, scratch);
+          config->input(&g, x, channels, ty0, ty1, mr, v, v_stride, panel_stride, scratch);
           double worst = 0.0;
           for (size_t i = 0; i < alpha * alpha * v_stride; i++) {
             worst = fmax(worst, fabs((double)v[i] - v_ref[i]));
@@ -188,7 +188,7 @@ static void winograd_pipeline(const cnnrt_f32_winograd_config* config, size_t m,
   float* v = malloc(alpha * alpha * rounded * ic * sizeof(float));
   float* c = malloc(alpha * alpha * rounded * oc * sizeof(float));
   float* scratch = malloc(cnnrt_f32_winograd_input_scratch_floats(&g) * sizeof(float));
-  config->input(&g, x, ic, 0, g.tiles_y, mr, v, rounded * ic, scratch);
+  config->input(&g, x, ic, 0, g.tiles_y, mr, v, rounded * ic, ic * mr, scratch);
   for (size_t e = 0; e < alpha * alpha; e++)
     for (size_t t = 0; t < tiles; t++)
       for (size_t o = 0; o < oc; o++) {

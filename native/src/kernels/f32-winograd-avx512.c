@@ -108,6 +108,25 @@ static inline void row_phases(const float* row, const row_loads* loads, __m512* 
   }
 }
 
+/* Channel k's staged values of the block's tiles into the panels of v. */
+static inline void copy_to_panels(const float* stage, size_t stage_row, size_t rounded, size_t alpha,
+                                  size_t mr, float* v, size_t v_stride, size_t panel_floats, size_t k) {
+  const __mmask16 panel_mask = lanes_mask(mr);
+  for (size_t e = 0; e < alpha * alpha; e++) {
+    const float* source = stage + e * stage_row;
+    float* target = v + e * v_stride + k * mr;
+    if (mr == 8) {
+      for (size_t t = 0; t < rounded; t += 8, target += panel_floats) {
+        _mm256_storeu_ps(target, _mm256_loadu_ps(source + t));
+      }
+    } else {
+      for (size_t t = 0; t < rounded; t += mr, target += panel_floats) {
+        _mm512_mask_storeu_ps(target, panel_mask, _mm512_maskz_loadu_ps(panel_mask, source + t));
+      }
+    }
+  }
+}
+
 /* One body per tile size, so that every loop over alpha is unrolled. Per
  * channel, 16 tiles of a tile row at a time: the horizontal pass (d B) on
  * each input row straight from the image, then the vertical pass (B^T .) in
@@ -115,7 +134,8 @@ static inline void row_phases(const float* row, const row_loads* loads, __m512* 
  * each panel's mr tiles are copied to their place in v. */
 static inline __attribute__((always_inline)) void input_tiles(const cnnrt_winograd_geometry* g, const float* x,
                                                               size_t channels, size_t ty_begin, size_t ty_end,
-                                                              size_t mr, float* v, size_t v_stride, float* scratch,
+                                                              size_t mr, float* v, size_t v_stride,
+                                                              size_t panel_stride, float* scratch,
                                                               const size_t m) {
   const size_t alpha = m + 2;
   const ptrdiff_t in_h = (ptrdiff_t)g->in_h, in_w = (ptrdiff_t)g->in_w;
@@ -123,21 +143,32 @@ static inline __attribute__((always_inline)) void input_tiles(const cnnrt_winogr
   const size_t rounded = (tiles + mr - 1) / mr * mr;
   const size_t stage_row = (rounded + 16 + 15) / 16 * 16;
   const size_t groups = (g->tiles_x + 15) / 16;
-  float* stage = scratch;  /* [alpha * alpha][stage_row] */
-  row_loads* loads = (row_loads*)(scratch + alpha * alpha * stage_row);
+  const size_t stage_floats = alpha * alpha * stage_row;
+  float* stage = scratch;  /* two of [alpha * alpha][stage_row]: channels alternate */
+  row_loads* loads = (row_loads*)(scratch + 2 * stage_floats);
   for (size_t group = 0; group < groups; group++) {
     row_loads_init(&loads[group], (ptrdiff_t)(group * 16 * m) - g->pad_left, in_w, m);
   }
-  const size_t panel_floats = channels * mr;
-  const __mmask16 panel_mask = lanes_mask(mr);
+  const size_t panel_floats = panel_stride;
+  /* Input rows of the block (clipped to the image), prefetched one channel
+   * ahead: on large planes each channel's rows lie far apart and would
+   * otherwise be fetched from memory one miss at a time. */
+  ptrdiff_t row_begin = (ptrdiff_t)(ty_begin * m) - g->pad_top, row_end = (ptrdiff_t)(ty_end * m + 2) - g->pad_top;
+  if (row_begin < 0) row_begin = 0;
+  if (row_end > in_h) row_end = in_h;
   for (size_t k = 0; k < channels; k++) {
     const float* plane = x + k * g->in_h * g->in_w;
+    if (k + 1 < channels && row_end > row_begin) {
+      const char* next = (const char*)(plane + g->in_h * g->in_w + row_begin * in_w);
+      const size_t bytes = (size_t)(row_end - row_begin) * (size_t)in_w * sizeof(float);
+      for (size_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(next + offset, _MM_HINT_T0);
+    }
     for (size_t ty = ty_begin; ty < ty_end; ty++) {
       const ptrdiff_t y0 = (ptrdiff_t)(ty * m) - g->pad_top;
       for (size_t group = 0; group < groups; group++) {
         /* Lanes past the row's last tile land on the next row's first tiles
          * (overwritten next) or past the block (zeroed below). */
-        float* out = stage + (ty - ty_begin) * g->tiles_x + group * 16;
+        float* out = stage + (k % 2) * stage_floats + (ty - ty_begin) * g->tiles_x + group * 16;
         __m512 h[6][6];
         for (size_t j = 0; j < alpha; j++) {
           const ptrdiff_t iy = y0 + (ptrdiff_t)j;
@@ -159,15 +190,18 @@ static inline __attribute__((always_inline)) void input_tiles(const cnnrt_winogr
         }
       }
     }
-    for (size_t e = 0; e < alpha * alpha; e++) {
-      const float* source = stage + e * stage_row;
-      if (rounded > tiles) _mm512_storeu_ps((float*)source + tiles, _mm512_setzero_ps());
-      float* target = v + e * v_stride + k * mr;
-      for (size_t t = 0; t < rounded; t += mr, target += panel_floats) {
-        _mm512_mask_storeu_ps(target, panel_mask, _mm512_maskz_loadu_ps(panel_mask, source + t));
+    if (rounded > tiles) {  /* lanes of the last panel past the block */
+      for (size_t e = 0; e < alpha * alpha; e++) {
+        _mm512_storeu_ps(stage + (k % 2) * stage_floats + e * stage_row + tiles, _mm512_setzero_ps());
       }
     }
+    /* Copy the previous channel: its staging stores (overlapping, of other
+     * widths) have long left the store queue, so these loads do not wait. */
+    if (k > 0) copy_to_panels(stage + ((k - 1) % 2) * stage_floats, stage_row, rounded, alpha, mr, v, v_stride,
+                              panel_floats, k - 1);
   }
+  copy_to_panels(stage + ((channels - 1) % 2) * stage_floats, stage_row, rounded, alpha, mr, v, v_stride,
+                 panel_floats, channels - 1);
 }
 
 /* In place: r[p] lane q becomes r[q] lane p. */
@@ -258,10 +292,10 @@ static inline __attribute__((always_inline)) void output_tiles(const cnnrt_winog
 }
 
 void cnnrt_f32_winograd_input__avx512(const cnnrt_winograd_geometry* g, const float* x, size_t channels,
-                                      size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride,
+                                      size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride, size_t panel_stride,
                                       float* scratch) {
-  if (g->m == 4) input_tiles(g, x, channels, ty_begin, ty_end, mr, v, v_stride, scratch, 4);
-  else input_tiles(g, x, channels, ty_begin, ty_end, mr, v, v_stride, scratch, 2);
+  if (g->m == 4) input_tiles(g, x, channels, ty_begin, ty_end, mr, v, v_stride, panel_stride, scratch, 4);
+  else input_tiles(g, x, channels, ty_begin, ty_end, mr, v, v_stride, panel_stride, scratch, 2);
 }
 
 void cnnrt_f32_winograd_output__avx512(const cnnrt_winograd_geometry* g, const float* c, size_t c_stride,

@@ -60,22 +60,22 @@ void cnnrt_f32_winograd_filter_ref(size_t m, const float* w, size_t oc, size_t i
 }
 
 size_t cnnrt_f32_winograd_input_scratch_floats(const cnnrt_winograd_geometry* g) {
-  /* The SIMD transforms' staging rows for a block of all tile rows, and
+  /* The SIMD transforms' two sets of staging rows for a block of all tile rows, and
    * their per-group load tables (80 bytes each, counted generously). */
   const size_t alpha = g->m + 2, tiles = g->tiles_y * g->tiles_x;
   const size_t stage_row = (tiles + 16 + 16 + 15) / 16 * 16;
-  return alpha * alpha * stage_row + ((g->tiles_x + 15) / 16) * 32 + 16;
+  return 2 * alpha * alpha * stage_row + ((g->tiles_x + 15) / 16) * 32 + 16;
 }
 
 void cnnrt_f32_winograd_input_ref(const cnnrt_winograd_geometry* g, const float* x, size_t channels,
-                                  size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride,
+                                  size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride, size_t panel_stride,
                                   float* scratch) {
   (void)scratch;
   const size_t m = g->m, alpha = m + 2;
   const float* BT = input_matrix(m);
   const ptrdiff_t in_h = (ptrdiff_t)g->in_h, in_w = (ptrdiff_t)g->in_w;
   const size_t tiles = (ty_end - ty_begin) * g->tiles_x;
-  const size_t panel_floats = channels * mr;
+  const size_t panel_floats = panel_stride;
   for (size_t k = 0; k < channels; k++) {
     const float* plane = x + k * g->in_h * g->in_w;
     for (size_t t = 0; t < tiles; t++) {

@@ -283,11 +283,13 @@ void cnnrt_f32_winograd_filter_ref(size_t m, const float* w, size_t oc, size_t i
 /* Input transform of the tile rows [ty_begin, ty_end) of one image (x: its
  * first channel, planes of in_h * in_w) for all `channels`. The block's tiles
  * t = (ty - ty_begin) * tiles_x + tx go into packed-A panels of mr tiles:
- * element e of (tile t, channel k) at v[e * v_stride + (t / mr) * channels * mr
- * + k * mr + t % mr]; lanes of the last panel past the block's tiles are zero.
+ * element e of (tile t, channel k) at v[e * v_stride + (t / mr) * panel_stride
+ * + k * mr + t % mr] (panel_stride >= channels * mr: a few padding floats
+ * keep the panels of one channel's stores off one cache set); lanes of the
+ * last panel past the block's tiles are zero.
  * scratch holds cnnrt_f32_winograd_input_scratch_floats() floats. */
 typedef void (*cnnrt_f32_winograd_input_fn)(const cnnrt_winograd_geometry* geometry, const float* x, size_t channels,
-                                            size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride,
+                                            size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride, size_t panel_stride,
                                             float* scratch);
 /* Output transform of the same block: c holds, for element e, rows of tiles
  * at c + e * c_stride + t * c_row_stride, one float per output channel; the
@@ -300,7 +302,7 @@ typedef void (*cnnrt_f32_winograd_output_fn)(const cnnrt_winograd_geometry* geom
 size_t cnnrt_f32_winograd_input_scratch_floats(const cnnrt_winograd_geometry* geometry);
 
 void cnnrt_f32_winograd_input_ref(const cnnrt_winograd_geometry* geometry, const float* x, size_t channels,
-                                  size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride,
+                                  size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride, size_t panel_stride,
                                   float* scratch);
 void cnnrt_f32_winograd_output_ref(const cnnrt_winograd_geometry* geometry, const float* c, size_t c_stride,
                                    size_t c_row_stride, size_t channels, size_t ty_begin, size_t ty_end, float* y,
@@ -308,7 +310,7 @@ void cnnrt_f32_winograd_output_ref(const cnnrt_winograd_geometry* geometry, cons
 /* AVX-512 (x86-64 only): the same transforms vectorised over 16 tiles of a
  * tile row (input) and 16 output channels (output); mr <= 16. */
 void cnnrt_f32_winograd_input__avx512(const cnnrt_winograd_geometry* geometry, const float* x, size_t channels,
-                                      size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride,
+                                      size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride, size_t panel_stride,
                                       float* scratch);
 void cnnrt_f32_winograd_output__avx512(const cnnrt_winograd_geometry* geometry, const float* c, size_t c_stride,
                                        size_t c_row_stride, size_t channels, size_t ty_begin, size_t ty_end,

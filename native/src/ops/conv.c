@@ -388,6 +388,10 @@ static cnnrt_status conv_winograd_pack(conv_state* state) {
   return CNNRT_OK;
 }
 
+/* Transformed-input panels are ic * mr floats apart plus one cache line, so
+ * that the stores of one channel into all panels do not share a cache set. */
+static size_t conv_winograd_panel_stride(size_t ic, size_t mr) { return ic * mr + 16; }
+
 static void conv_winograd_plan(const conv_state* state, int threads, conv_plan* plan) {
   const cnnrt_conv2d_geometry* g = &plan->geometry;
   cnnrt_winograd_geometry* w = &plan->winograd;
@@ -417,8 +421,11 @@ static void conv_winograd_plan(const conv_state* state, int threads, conv_plan* 
   plan->channel_block = cnnrt_divide_round_up(panels, blocks) * nr;
   plan->channel_blocks = cnnrt_divide_round_up(state->out_channels, plan->channel_block);
   const size_t tiles_rounded = cnnrt_round_up(plan->tile_rows * w->tiles_x, mr);
-  plan->v_floats = cnnrt_round_up(alpha * alpha * tiles_rounded * g->in_channels, 16);
-  plan->c_floats = cnnrt_round_up(alpha * alpha * tiles_rounded * plan->channel_block, 16);
+  plan->v_floats = cnnrt_round_up(alpha * alpha * (tiles_rounded / mr * conv_winograd_panel_stride(g->in_channels, mr) + 16), 16);
+  /* Elements 16 floats further apart than their rows need: the output
+   * transform reads all alpha^2 of them at once, and with strides of a
+   * power of two they would share one cache set. */
+  plan->c_floats = cnnrt_round_up(alpha * alpha * (tiles_rounded * plan->channel_block + 16), 16);
   const size_t floats = plan->v_floats + plan->c_floats + cnnrt_f32_winograd_input_scratch_floats(w);
   plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
 }
@@ -446,8 +453,9 @@ static void conv_winograd_task(void* opaque, size_t begin, size_t end, int threa
     const size_t oc0 = block * plan->channel_block;
     const size_t oc1 = oc0 + plan->channel_block < state->out_channels ? oc0 + plan->channel_block : state->out_channels;
     const size_t c_row = cnnrt_round_up(oc1 - oc0, nr);
-    const size_t v_stride = tiles_rounded * ic, c_stride = tiles_rounded * c_row;
-    state->winograd->input(w, job->x + n * ic * g->in_h * g->in_w, ic, ty0, ty1, mr, v, v_stride,
+    const size_t panel_stride = conv_winograd_panel_stride(ic, mr);
+    const size_t v_stride = tiles_rounded / mr * panel_stride + 16, c_stride = tiles_rounded * c_row + 16;
+    state->winograd->input(w, job->x + n * ic * g->in_h * g->in_w, ic, ty0, ty1, mr, v, v_stride, panel_stride,
                            transform_scratch);
     for (size_t e = 0; e < alpha * alpha; e++) {
       const float* u = state->packed_weights + e * ic * oc_rounded;
@@ -456,7 +464,7 @@ static void conv_winograd_task(void* opaque, size_t begin, size_t end, int threa
         const float* b = u + (j / nr) * ic * nr;
         for (size_t t = 0; t < tiles; t += mr) {
           const size_t rows = tiles - t < mr ? tiles - t : mr;
-          gemm->ukernel(rows, cols, ic, v + e * v_stride + t * ic, b, nr, c + e * c_stride + t * c_row + (j - oc0),
+          gemm->ukernel(rows, cols, ic, v + e * v_stride + t / mr * panel_stride, b, nr, c + e * c_stride + t * c_row + (j - oc0),
                         c_row);
         }
       }
