@@ -239,13 +239,13 @@ static void test_pipelines(void) {
 typedef struct op_result {
   cnnrt_status status;
   float* y;
-  const char* kernel;
+  char kernel[64]; /* a copy: the op state that holds the name is destroyed */
 } op_result;
 
 /* One Conv node (3x3, stride 1, pads `pad`) through create -> reshape -> run. */
 static op_result run_conv(const float* x, const float* w, const float* bias, const float* residual, int activation,
                           size_t batch, size_t ic, size_t oc, size_t h, size_t wd, size_t pad, int threads) {
-  op_result r = {CNNRT_OK, NULL, NULL};
+  op_result r = {CNNRT_OK, NULL, ""};
   cnnrt_tensor_def tensors[5];
   memset(tensors, 0, sizeof(tensors));
   uint32_t inputs[4], outputs[1];
@@ -327,7 +327,7 @@ static op_result run_conv(const float* x, const float* w, const float* bias, con
     def->destroy(state);
     return r;
   }
-  r.kernel = info.kernel;
+  snprintf(r.kernel, sizeof(r.kernel), "%s", info.kernel);
   const size_t yn = batch * oc * oh * ow;
   r.y = malloc(yn * sizeof(float));
   for (size_t i = 0; i < yn; i++) r.y[i] = NAN;
@@ -445,7 +445,7 @@ static void test_error_bound(void) {
         setenv("CNNRT_WINOGRAD", settings[s], 1);
         op_result r = run_conv(x, w, NULL, NULL, CNNRT_ACT_NONE, 1, ic, oc, h, h, 1, 1);
         CHECK(r.status == CNNRT_OK && strstr(r.kernel, s == 0 ? "im2col" : (s == 1 ? "f23" : "f43")),
-              "error bound run %s", r.kernel ? r.kernel : cnnrt_last_error());
+              "error bound run %s", r.status == CNNRT_OK ? r.kernel : cnnrt_last_error());
         if (r.y != NULL) worst[s][relu] = fmax(worst[s][relu], normalised_error(r.y, ref, yn));
         free(r.y);
       }
