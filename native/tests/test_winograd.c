@@ -464,11 +464,27 @@ static void test_error_bound(void) {
   CHECK(worst[2][0] <= 4e-5 && worst[2][1] <= 4e-5, "F(4,3) error above 4e-5");
 }
 
-int main(void) {
+int main(int argc, char** argv) {
+  (void)argc;
   test_transform_variants();
   test_pipelines();
   test_conv_op();
   test_error_bound();
+  /* The op takes its kernels from the level chosen once per process: run
+   * this test again with the lower levels forced (reference transforms with
+   * the scalar and AVX2 GEMMs) unless this run is such a child. */
+  if (getenv("CNNRT_ISA") == NULL) {
+    const char* levels[] = {"scalar", "avx2"};
+    for (int i = 0; i < 2; i++) {
+      if (strcmp(levels[i], "avx2") == 0 && !cnnrt_cpu_supports(CNNRT_ISA_AVX2)) continue;
+      char command[4200];
+      snprintf(command, sizeof(command), "CNNRT_ISA=%s '%s'", levels[i], argv[0]);
+      const int status = system(command);
+      CHECK(status == 0, "the test with CNNRT_ISA=%s failed (status %d)", levels[i], status);
+    }
+  } else {
+    printf("(CNNRT_ISA=%s) ", getenv("CNNRT_ISA"));
+  }
   printf("%d checks, %d failures\n", checks, failures);
   return failures == 0 ? 0 : 1;
 }
