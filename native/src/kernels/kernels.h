@@ -371,6 +371,74 @@ void cnnrt_f32_dwconv2d__avx2(const cnnrt_conv2d_geometry* geometry, const float
 void cnnrt_f32_vbinary__avx2(int op, float* y, const float* a, size_t a_step, const float* b, size_t b_step,
                              size_t n);
 
+/* ---- Winograd convolution F(m x m, 3 x 3), m = 2 or 4 ---------------------
+ * A 3x3 stride-1 convolution over output tiles of m x m pixels: each tile's
+ * (m + 2) x (m + 2) input patch d becomes V = B^T d B, each filter g becomes
+ * U = G g G^T (at load), and for each of the (m + 2)^2 elements e the tiles
+ * of a block are multiplied by the filters as one GEMM, C_e[tiles x oc] =
+ * V_e[tiles x ic] * U_e[ic x oc]; a tile's output is then A^T C A. Points 0,
+ * +-1, +-2 and infinity (docs/architecture.md, "Winograd", gives the error
+ * bound). Tile (ty, tx) reads input rows ty * m - pad_top + [0, m + 2) and
+ * columns tx * m - pad_left + [0, m + 2), zero outside the image. */
+typedef struct cnnrt_winograd_geometry {
+  size_t m;                    /* output tile: 2 or 4 */
+  size_t in_h, in_w, out_h, out_w;
+  ptrdiff_t pad_top, pad_left;
+  size_t tiles_y, tiles_x;     /* ceil(out_h / m), ceil(out_w / m) */
+} cnnrt_winograd_geometry;
+
+/* Filter transform (load time, in double precision, rounded once): w is
+ * [oc][ic][3][3]; u gets (m + 2)^2 element matrices, element e at
+ * u + e * ic * oc_rounded, each packed like cnnrt_f32_gemm_pack_b: panels of
+ * nr output channels, row k (input channel) of panel j at
+ * (j * ic + k) * nr. Channels past oc are zero. oc_rounded = round_up(oc, nr). */
+void cnnrt_f32_winograd_filter_ref(size_t m, const float* w, size_t oc, size_t ic, size_t nr, float* u);
+
+/* Input transform of the tile rows [ty_begin, ty_end) of one image (x: its
+ * first channel, planes of in_h * in_w) for all `channels`. The block's tiles
+ * t = (ty - ty_begin) * tiles_x + tx go into packed-A panels of mr tiles:
+ * element e of (tile t, channel k) at v[e * v_stride + (t / mr) * panel_stride
+ * + k * mr + t % mr] (panel_stride >= channels * mr: a few padding floats
+ * keep the panels of one channel's stores off one cache set); lanes of the
+ * last panel past the block's tiles are zero.
+ * scratch holds cnnrt_f32_winograd_input_scratch_floats() floats. */
+typedef void (*cnnrt_f32_winograd_input_fn)(const cnnrt_winograd_geometry* geometry, const float* x, size_t channels,
+                                            size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride, size_t panel_stride,
+                                            float* scratch);
+/* Output transform of the same block: c holds, for element e, rows of tiles
+ * at c + e * c_stride + t * c_row_stride, one float per output channel; the
+ * m x m pixels of each tile (those inside out_h x out_w) of `channels`
+ * channels are written to y (the block's first output channel; planes of
+ * out_h * out_w floats). No bias or activation: the op's epilogue follows. */
+typedef void (*cnnrt_f32_winograd_output_fn)(const cnnrt_winograd_geometry* geometry, const float* c, size_t c_stride,
+                                             size_t c_row_stride, size_t channels, size_t ty_begin, size_t ty_end,
+                                             float* y, float* scratch);
+size_t cnnrt_f32_winograd_input_scratch_floats(const cnnrt_winograd_geometry* geometry);
+
+void cnnrt_f32_winograd_input_ref(const cnnrt_winograd_geometry* geometry, const float* x, size_t channels,
+                                  size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride, size_t panel_stride,
+                                  float* scratch);
+void cnnrt_f32_winograd_output_ref(const cnnrt_winograd_geometry* geometry, const float* c, size_t c_stride,
+                                   size_t c_row_stride, size_t channels, size_t ty_begin, size_t ty_end, float* y,
+                                   float* scratch);
+/* AVX-512 (x86-64 only): the same transforms vectorised over 16 tiles of a
+ * tile row (input) and 16 output channels (output); mr <= 16. */
+void cnnrt_f32_winograd_input__avx512(const cnnrt_winograd_geometry* geometry, const float* x, size_t channels,
+                                      size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride, size_t panel_stride,
+                                      float* scratch);
+void cnnrt_f32_winograd_output__avx512(const cnnrt_winograd_geometry* geometry, const float* c, size_t c_stride,
+                                       size_t c_row_stride, size_t channels, size_t ty_begin, size_t ty_end,
+                                       float* y, float* scratch);
+
+typedef struct cnnrt_f32_winograd_config {
+  cnnrt_f32_winograd_input_fn input;
+  cnnrt_f32_winograd_output_fn output;
+  const char* name; /* "ref", "avx512" */
+} cnnrt_f32_winograd_config;
+/* The transforms of the cnnrt_cpu_level() (reference ones where a level has none). */
+const cnnrt_f32_winograd_config* cnnrt_f32_winograd_config_get(void);
+const cnnrt_f32_winograd_config* cnnrt_f32_winograd_config_for_level(int level);
+
 #ifdef __cplusplus
 }
 #endif

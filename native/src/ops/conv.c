@@ -5,6 +5,8 @@
  *   depthwise (group == in channels)          -> direct depthwise kernel
  *   fewer than MR output channels per group   -> direct convolution
  *   1x1, stride 1, no padding                 -> GEMM on the input as is
+ *   3x3, stride 1, group 1, >= 16 channels     -> Winograd F(4,3) or F(2,3)
+ *                                                 (conv_winograd_tile)
  *   otherwise                                 -> im2col tiles + packed GEMM
  * Weights for the GEMM paths are packed into MR-row panels at load time.
  * The GEMM paths run channel-major (rows = output channels, vectors along
@@ -25,7 +27,7 @@
 
 #include "spatial.h"
 
-enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM };
+enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM, CONV_WINOGRAD };
 
 /* Below this many output channels per group the direct convolution wins over
  * a GEMM whose tiles would be mostly padding. A constant rather than the
@@ -69,6 +71,8 @@ typedef struct conv_state {
   char kernel_pm[64];
   char kernel_gemv[64];
   char simd_kernel[64];         /* depthwise: the name when the SIMD kernel takes the shapes */
+  size_t winograd_m;            /* Winograd: output tile m of F(m x m, 3 x 3); weights packed by it */
+  const cnnrt_f32_winograd_config* winograd;
 } conv_state;
 
 /* How run() splits the work for one set of shapes. */
@@ -86,6 +90,10 @@ typedef struct conv_plan {
   size_t pm_tiles, pm_tile_block, pm_tile_blocks;  /* pixel tiles of gemm_pm->mr, per task */
   size_t pm_oc_block, pm_oc_blocks;                /* output channels per task (multiple of nr) */
   size_t pm_a_floats;                               /* scratch: im2col panels, then the C block */
+  /* Winograd: tasks are (image, block of tile_rows tile rows, channel block). */
+  cnnrt_winograd_geometry winograd;
+  size_t tile_rows, row_blocks;
+  size_t v_floats, c_floats;     /* transformed input and GEMM output of one task */
 } conv_plan;
 
 static void conv_destroy(void* opaque) {
@@ -98,6 +106,13 @@ static void conv_destroy(void* opaque) {
   }
   free(state);
 }
+
+/* Winograd: tile choice and filter transform at load, work split per shape
+ * (the section "Winograd" below). */
+static size_t conv_winograd_tile(const cnnrt_graph* graph, const cnnrt_node* node, const conv_state* state);
+static cnnrt_status conv_winograd_pack(conv_state* state);
+static void conv_winograd_plan(const conv_state* state, int threads, conv_plan* plan);
+static void conv_winograd_task(void* opaque, size_t begin, size_t end, int thread);
 
 static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node, void** out_state) {
   *out_state = NULL;
@@ -173,6 +188,13 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
   } else {
     state.algorithm = pointwise ? CONV_GEMM_1X1 : CONV_IM2COL_GEMM;
   }
+  if (state.algorithm == CONV_IM2COL_GEMM) {
+    state.winograd_m = conv_winograd_tile(graph, node, &state);
+    if (state.winograd_m != 0) {
+      state.algorithm = CONV_WINOGRAD;
+      state.winograd = cnnrt_f32_winograd_config_get();
+    }
+  }
 
   conv_state* result = malloc(sizeof(*result));
   if (result == NULL) return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory");
@@ -183,6 +205,12 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
     snprintf(result->simd_kernel, sizeof(result->simd_kernel), "dwconv%dd_%s", spatial, state.vector->name);
   } else if (state.algorithm == CONV_DIRECT) {
     snprintf(result->kernel, sizeof(result->kernel), "conv%dd_direct_ref", spatial);
+  } else if (state.algorithm == CONV_WINOGRAD) {
+    snprintf(result->kernel, sizeof(result->kernel), "conv2d_winograd_f%zu3_%s", state.winograd_m, state.gemm->name);
+    if (conv_winograd_pack(result) != CNNRT_OK) {
+      free(result);
+      return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory transforming the Winograd filters");
+    }
   } else {
     snprintf(result->kernel, sizeof(result->kernel), "conv%dd_%s%s", spatial, kind, state.gemm->name);
   }
@@ -391,6 +419,8 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
     } else if (conv_use_pixel_major(state, plan)) {
       conv_plan_pixel_major(state, plan, threads);
     }
+  } else if (state->algorithm == CONV_WINOGRAD) {
+    conv_winograd_plan(state, threads, plan);
   } else if (state->algorithm == CONV_DEPTHWISE && state->vector->dwconv2d != NULL && cnnrt_f32_dwconv2d_supports(g)) {
     plan->simd_depthwise = 1;
     plan->scratch_bytes =
@@ -473,6 +503,144 @@ static void conv_tile_epilogue(const conv_job* job, cnnrt_f32_gemm_epilogue* ep,
     ep->max = e->beta;
   } else {
     *post_activation = e->activation;
+  }
+}
+
+/* ---- Winograd (3x3, stride 1) ------------------------------------------------
+ * The tile is a fixed rule of the layer's shapes, so that the choice does not
+ * depend on timing. CNNRT_WINOGRAD=0 turns Winograd off (im2col + GEMM for
+ * every layer); CNNRT_WINOGRAD=2 or 4 forces F(2,3) or F(4,3) wherever the
+ * layer qualifies (for A/B measurements and tests). */
+#define CONV_WINOGRAD_MIN_CHANNELS 16
+/* Per-task transformed input plus GEMM output, sized to stay in L2 (1 MiB
+ * per core here) with the filter panels streaming past; but at least
+ * CONV_WINOGRAD_MIN_TILES tiles, over which each filter panel read is used
+ * (fewer leave the GEMM waiting on memory: measured with 256 channels at
+ * 14 x 14, 240 -> 120 GFLOP/s). */
+#define CONV_WINOGRAD_BUDGET_FLOATS (64 * 1024)
+#define CONV_WINOGRAD_MIN_TILES 32
+
+static size_t conv_winograd_tile(const cnnrt_graph* graph, const cnnrt_node* node, const conv_state* state) {
+  const cnnrt_window* w = &state->window;
+  if (w->spatial != 2 || w->kernel[0] != 3 || w->kernel[1] != 3 || w->strides[0] != 1 || w->strides[1] != 1 ||
+      w->dilations[0] != 1 || w->dilations[1] != 1 || state->groups != 1 ||
+      state->in_channels_per_group < CONV_WINOGRAD_MIN_CHANNELS || state->out_channels < CONV_WINOGRAD_MIN_CHANNELS) {
+    return 0;
+  }
+  const char* setting = getenv("CNNRT_WINOGRAD");
+  if (setting != NULL && strcmp(setting, "0") == 0) return 0;
+  if (setting != NULL && strcmp(setting, "2") == 0) return 2;
+  if (setting != NULL && strcmp(setting, "4") == 0) return 4;
+  /* The plane the model file declares (the shape at load; other shapes
+   * later keep this tile, which is correct for any plane). */
+  int64_t height = 0, width = 0;
+  const uint32_t input = node->inputs[0];
+  if (input < graph->tensor_count && graph->tensors[input].shape.rank == 4) {
+    height = graph->tensors[input].shape.dims[2];
+    width = graph->tensors[input].shape.dims[3];
+  }
+  if (height > 0 && width > 0 && (height < 8 || width < 8)) return 2;
+  return 4;
+}
+
+/* U = G g G^T for every (output, input) channel pair, packed for the GEMM. */
+static cnnrt_status conv_winograd_pack(conv_state* state) {
+  const size_t alpha = state->winograd_m + 2, nr = state->gemm->nr;
+  const size_t ic = state->in_channels_per_group;
+  state->packed_group_floats = alpha * alpha * ic * cnnrt_round_up(state->out_channels, nr);
+  state->packed_weights = malloc(state->packed_group_floats * sizeof(float));
+  if (state->packed_weights == NULL) return CNNRT_ERROR_OUT_OF_MEMORY;
+  cnnrt_f32_winograd_filter_ref(state->winograd_m, state->weights, state->out_channels, ic, nr,
+                                state->packed_weights);
+  return CNNRT_OK;
+}
+
+/* Transformed-input panels are ic * mr floats apart plus one cache line, so
+ * that the stores of one channel into all panels do not share a cache set. */
+static size_t conv_winograd_panel_stride(size_t ic, size_t mr) { return ic * mr + 16; }
+
+static void conv_winograd_plan(const conv_state* state, int threads, conv_plan* plan) {
+  const cnnrt_conv2d_geometry* g = &plan->geometry;
+  cnnrt_winograd_geometry* w = &plan->winograd;
+  const size_t m = state->winograd_m, alpha = m + 2, mr = state->gemm->mr, nr = state->gemm->nr;
+  w->m = m;
+  w->in_h = g->in_h;
+  w->in_w = g->in_w;
+  w->out_h = g->out_h;
+  w->out_w = g->out_w;
+  w->pad_top = g->pad_top;
+  w->pad_left = g->pad_left;
+  w->tiles_y = cnnrt_divide_round_up(g->out_h, m);
+  w->tiles_x = cnnrt_divide_round_up(g->out_w, m);
+  /* Output channels split only when images x row blocks give too few tasks. */
+  const size_t panels = cnnrt_divide_round_up(state->out_channels, nr);
+  const size_t per_tile = alpha * alpha * (g->in_channels + panels * nr);
+  size_t rows = CONV_WINOGRAD_BUDGET_FLOATS / (per_tile * (w->tiles_x > 0 ? w->tiles_x : 1));
+  const size_t rows_for_reuse = cnnrt_divide_round_up(CONV_WINOGRAD_MIN_TILES, w->tiles_x > 0 ? w->tiles_x : 1);
+  if (rows < rows_for_reuse) rows = rows_for_reuse;
+  if (rows > w->tiles_y) rows = w->tiles_y;
+  plan->row_blocks = cnnrt_divide_round_up(w->tiles_y, rows);
+  plan->tile_rows = cnnrt_divide_round_up(w->tiles_y, plan->row_blocks);
+  size_t blocks = 1;
+  const size_t base_tasks = g->batch * plan->row_blocks, wanted = (size_t)(threads > 1 ? threads : 1) * 2;
+  if (threads > 1 && base_tasks < wanted) blocks = cnnrt_divide_round_up(wanted, base_tasks > 0 ? base_tasks : 1);
+  if (blocks > panels) blocks = panels;
+  plan->channel_block = cnnrt_divide_round_up(panels, blocks) * nr;
+  plan->channel_blocks = cnnrt_divide_round_up(state->out_channels, plan->channel_block);
+  const size_t tiles_rounded = cnnrt_round_up(plan->tile_rows * w->tiles_x, mr);
+  plan->v_floats = cnnrt_round_up(alpha * alpha * (tiles_rounded / mr * conv_winograd_panel_stride(g->in_channels, mr) + 16), 16);
+  /* Elements 16 floats further apart than their rows need: the output
+   * transform reads all alpha^2 of them at once, and with strides of a
+   * power of two they would share one cache set. */
+  plan->c_floats = cnnrt_round_up(alpha * alpha * (tiles_rounded * plan->channel_block + 16), 16);
+  const size_t floats = plan->v_floats + plan->c_floats + cnnrt_f32_winograd_input_scratch_floats(w);
+  plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
+}
+
+static void conv_winograd_task(void* opaque, size_t begin, size_t end, int thread) {
+  const conv_job* job = opaque;
+  const conv_state* state = job->state;
+  const conv_plan* plan = job->plan;
+  const cnnrt_conv2d_geometry* g = &plan->geometry;
+  const cnnrt_winograd_geometry* w = &plan->winograd;
+  const cnnrt_f32_gemm_config* gemm = state->gemm;
+  const size_t alpha = w->m + 2, mr = gemm->mr, nr = gemm->nr, ic = g->in_channels;
+  const size_t oc_rounded = cnnrt_round_up(state->out_channels, nr);
+  float* v = cnnrt_thread_scratch(job->context, plan->scratch_bytes, thread);
+  float* c = v + plan->v_floats;
+  float* transform_scratch = c + plan->c_floats;
+  for (size_t task = begin; task < end; task++) {
+    const size_t block = task % plan->channel_blocks;
+    const size_t row_block = task / plan->channel_blocks % plan->row_blocks;
+    const size_t n = task / plan->channel_blocks / plan->row_blocks;
+    const size_t ty0 = row_block * plan->tile_rows;
+    const size_t ty1 = ty0 + plan->tile_rows < w->tiles_y ? ty0 + plan->tile_rows : w->tiles_y;
+    const size_t tiles = (ty1 - ty0) * w->tiles_x;
+    const size_t tiles_rounded = cnnrt_round_up(tiles, mr);
+    const size_t oc0 = block * plan->channel_block;
+    const size_t oc1 = oc0 + plan->channel_block < state->out_channels ? oc0 + plan->channel_block : state->out_channels;
+    const size_t c_row = cnnrt_round_up(oc1 - oc0, nr);
+    const size_t panel_stride = conv_winograd_panel_stride(ic, mr);
+    const size_t v_stride = tiles_rounded / mr * panel_stride + 16, c_stride = tiles_rounded * c_row + 16;
+    state->winograd->input(w, job->x + n * ic * g->in_h * g->in_w, ic, ty0, ty1, mr, v, v_stride, panel_stride,
+                           transform_scratch);
+    for (size_t e = 0; e < alpha * alpha; e++) {
+      const float* u = state->packed_weights + e * ic * oc_rounded;
+      for (size_t j = oc0; j < oc1; j += nr) {
+        const size_t cols = oc1 - j < nr ? oc1 - j : nr;
+        const float* b = u + (j / nr) * ic * nr;
+        for (size_t t = 0; t < tiles; t += mr) {
+          const size_t rows = tiles - t < mr ? tiles - t : mr;
+          gemm->ukernel(rows, cols, ic, v + e * v_stride + t / mr * panel_stride, b, nr, c + e * c_stride + t * c_row + (j - oc0),
+                        c_row);
+        }
+      }
+    }
+    const size_t plane = g->out_h * g->out_w;
+    state->winograd->output(w, c, c_stride, c_row, oc1 - oc0, ty0, ty1,
+                            job->y + (n * state->out_channels + oc0) * plane, transform_scratch);
+    const size_t y0 = ty0 * w->m, y1 = ty1 * w->m < g->out_h ? ty1 * w->m : g->out_h;
+    conv_epilogue(job, n, oc0, oc1 - oc0, y0 * g->out_w, (y1 - y0) * g->out_w);
   }
 }
 
@@ -697,7 +865,10 @@ static void conv_run(const cnnrt_run_context* context, const cnnrt_node* node, c
   };
   const cnnrt_conv2d_geometry* g = &plan.geometry;
   if (plan.pixels == 0 || g->batch == 0) return;
-  if (plan.gemv) {
+  if (state->algorithm == CONV_WINOGRAD) {
+    size_t tasks = g->batch * plan.row_blocks * plan.channel_blocks;
+    cnnrt_parallel_for(context->pool, tasks, 1, conv_winograd_task, &job);
+  } else if (plan.gemv) {
     size_t tasks = g->batch * cnnrt_divide_round_up(g->out_channels, CONV_GEMV_ROWS);
     cnnrt_parallel_for(context->pool, tasks, 1, conv_gemv_task, &job);
   } else if (plan.pixel_major) {
