@@ -156,11 +156,16 @@ static void test_transform_variants(void) {
           }
           CHECK(worst <= 1e-5 * (m == 4 ? 64 : 4), "output transform %s m%zu %zux%zu pad %zu c %zu: error %g",
                 config->name, m, g.in_h, g.in_w, pad, oc, worst);
-          /* Pixels of rows before the block stay untouched. */
-          int untouched = 1;
+          /* Pixels of rows before the block stay untouched; the others are written. */
+          int untouched = 1, written = 1;
           for (size_t k = 0; k < oc; k++)
-            for (size_t p = 0; p < ty0 * m * g.out_w && p < g.out_h * g.out_w; p++)
-              if (y[k * g.out_h * g.out_w + p] != -777.0f) untouched = 0;
+            for (size_t p = 0; p < g.out_h * g.out_w; p++) {
+              const int inside = p >= ty0 * m * g.out_w;
+              const float value = y[k * g.out_h * g.out_w + p];
+              if (!inside && value != -777.0f) untouched = 0;
+              if (inside && value == -777.0f) written = 0;
+            }
+          CHECK(written, "output transform %s left pixels of its block unwritten", config->name);
           CHECK(untouched, "output transform %s wrote outside its block", config->name);
           free(x);
           free(v_ref);

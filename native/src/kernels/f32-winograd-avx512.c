@@ -268,7 +268,7 @@ static inline __attribute__((always_inline)) void output_tiles(const cnnrt_winog
           float* out = corner + (k0 + q) * plane;
           for (size_t a = 0; a < rows; a++) {
             __m128 value;
-            switch (a) {
+            switch (a) { /* the lane index must be an immediate */
               case 0: value = _mm512_extractf32x4_ps(result[q], 0); break;
               case 1: value = _mm512_extractf32x4_ps(result[q], 1); break;
               case 2: value = _mm512_extractf32x4_ps(result[q], 2); break;
