@@ -46,7 +46,7 @@ enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM, CONV_WINOGR
 #define CONV_IM2COL_BUDGET_FLOATS (512 * 1024)
 #define CONV_MAX_TILE_PIXELS 512
 #define CONV_MC_FLOATS (128 * 1024)
-#define CONV_PM_BUDGET_FLOATS (96 * 1024)
+#define CONV_PM_BUDGET_FLOATS (192 * 1024)
 #define CONV_PM_ROW_PAD 16
 
 typedef struct conv_state {
@@ -258,6 +258,14 @@ static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) 
   /* Measured (benchmarks/bench_conv.py): the 1x1 path, which reads B in place,
    * stays ahead even where its tiles carry more padding. */
   if (state->algorithm != CONV_IM2COL_GEMM) return 0;
+  /* Only where one block of tiles takes the whole plane: each further block
+   * streams all the weights again (from memory, in a model: ResNet-50's
+   * stride-2 layers at 7x7 ran 1.2-1.3x slower so). */
+  const size_t tiles = cnnrt_divide_round_up(plan->pixels, pm->mr);
+  if (tiles * pm->mr * (plan->reduction + cnnrt_round_up(state->out_channels / state->groups, pm->nr)) >
+      CONV_PM_BUDGET_FLOATS) {
+    return 0;
+  }
   const size_t out_per_group = state->out_channels / state->groups;
   const size_t pixels = plan->pixels;
   if (plan->reduction < 32 || pixels == 0) return 0;
