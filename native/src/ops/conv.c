@@ -727,6 +727,19 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
           if (fused) {
             ep.bias = state->bias != NULL ? state->bias + channel : NULL;
             ep.residual = job->residual != NULL ? job->residual + offset : NULL;
+            if (j + nr < pixels) {
+              /* The next strip's residual (read) and output (written) rows,
+               * one sweep over the channel panels ahead: both usually miss
+               * every cache level (the residual was made a block ago). */
+              for (size_t i = 0; i < rows; i++) {
+                if (ep.residual != NULL) {
+                  __builtin_prefetch(ep.residual + i * plan->pixels + nr, 0, 3);
+                  __builtin_prefetch(ep.residual + i * plan->pixels + nr + 16, 0, 3);
+                }
+                __builtin_prefetch(c + i * plan->pixels + nr, 1, 3);
+                __builtin_prefetch(c + i * plan->pixels + nr + 16, 1, 3);
+              }
+            }
             gemm->ukernel_ep(rows, cols, kc, a, b, b_stride, c, plan->pixels, &ep);
             if (post_activation != CNNRT_ACT_NONE) {
               for (size_t i = 0; i < rows; i++) {
