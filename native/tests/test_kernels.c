@@ -37,29 +37,9 @@
 #include "core/cpu.h"
 #include "internal.h"
 #include "kernels/kernels.h"
+#include "check.h"
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(condition, ...)                                \
-  do {                                                       \
-    checks++;                                                \
-    if (!(condition)) {                                      \
-      if (failures++ < 20) {                                 \
-        fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-        fprintf(stderr, __VA_ARGS__);                        \
-        fprintf(stderr, "\n");                               \
-      }                                                      \
-    }                                                        \
-  } while (0)
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
-static uint32_t random_u32(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (uint32_t)(rng_state >> 32);
-}
+static uint32_t random_u32(void) { return (uint32_t)(random_u64() >> 32); }
 static float random_float(void) { return (float)(random_u32() >> 8) / (float)(1 << 24) * 2.0f - 1.0f; }
 static size_t random_size(size_t low, size_t high) { return low + random_u32() % (high - low + 1); } /* inclusive */
 

@@ -17,20 +17,8 @@
 
 #include "internal.h"
 #include "kernels/kernels.h"
+#include "check.h"
 
-static int failures = 0;
-static int checks = 0;
-
-#define CHECK(condition, ...)                                            \
-  do {                                                                   \
-    checks++;                                                            \
-    if (!(condition)) {                                                  \
-      failures++;                                                        \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);              \
-      fprintf(stderr, __VA_ARGS__);                                      \
-      fprintf(stderr, "\n");                                             \
-    }                                                                    \
-  } while (0)
 
 /* ---- a one-node graph -------------------------------------------------------- */
 
@@ -50,13 +38,7 @@ typedef struct test_node {
   const float* data[MAX_TENSORS];
 } test_node;
 
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static float random_float(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (float)((rng_state >> 40) / (double)(1 << 24)) * 2.0f - 1.0f;
-}
+static float random_float(void) { return (float)((random_u64() >> 40) / (double)(1 << 24)) * 2.0f - 1.0f; }
 static int random_int(int low, int high) { /* inclusive */
   return low + (int)((random_float() + 1.0f) * 0.5f * (float)(high - low + 1) * 0.9999f);
 }
@@ -1201,6 +1183,7 @@ static void test_registry(void) {
 }
 
 int main(void) {
+  rng_state = 0x9E3779B97F4A7C15ull; /* this program's own seed */
   test_registry();
   test_conv_errors();
   test_conv();

@@ -22,27 +22,11 @@
 #include "core/cpu.h"
 #include "internal.h"
 #include "kernels/kernels.h"
+#include "check.h"
 
-static int failures = 0;
-static int checks = 0;
 
-#define CHECK(condition, ...)                               \
-  do {                                                      \
-    checks++;                                               \
-    if (!(condition)) {                                     \
-      failures++;                                           \
-      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                         \
-      fprintf(stderr, "\n");                                \
-    }                                                       \
-  } while (0)
-
-static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 static double uniform(void) { /* [0, 1) */
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (double)(rng_state >> 11) / 9007199254740992.0;
+  return (double)(random_u64() >> 11) / 9007199254740992.0;
 }
 static float random_float(void) { return (float)(uniform() * 2.0 - 1.0); }
 static double normal(void) {
