@@ -37,6 +37,10 @@
 #define DW_BLOCK_ROWS 4
 #define DW_BLOCK_VECTORS 2
 #define DW_FLAT_VECTORS 4
+/* Input rows the copy of rows wider than 32 prefetches ahead: large planes
+ * come from L3 (a 112x112x96 layer's input is 4.8 MB) and the copy is
+ * bound by that stream. */
+#define DW_PREFETCH_ROWS 8
 
 static inline __mmask16 tail_mask(size_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
 
@@ -78,7 +82,11 @@ static void dw_fill(const cnnrt_conv2d_geometry* g, const cnnrt_dwconv2d_layout*
         const __mmask16 mask = tail_mask(copy % 16 == 0 ? 16 : copy % 16);
         const size_t full = (copy - 1) / 16 * 16;
         for (size_t i = begin; i < end; i++, in += in_step, out += pitch) {
-          for (size_t j = 0; j < full; j += 16) _mm512_storeu_ps(out + j, _mm512_loadu_ps(in + j));
+          for (size_t j = 0; j < full; j += 16) {
+            _mm_prefetch((const char*)(in + DW_PREFETCH_ROWS * in_step + j), _MM_HINT_T0);
+            _mm512_storeu_ps(out + j, _mm512_loadu_ps(in + j));
+          }
+          _mm_prefetch((const char*)(in + DW_PREFETCH_ROWS * in_step + full), _MM_HINT_T0);
           _mm512_mask_storeu_ps(out + full, mask, _mm512_maskz_loadu_ps(mask, in + full));
         }
       }
@@ -97,9 +105,14 @@ static void dw_fill(const cnnrt_conv2d_geometry* g, const cnnrt_dwconv2d_layout*
     const size_t columns = copy_even > copy_odd ? copy_even : copy_odd;
     float* to_even = rows + (pad_left % 2) * l->phase_floats + begin * pitch + first_even;
     float* to_odd = rows + ((pad_left + 1) % 2) * l->phase_floats + begin * pitch + first_odd;
+    const int prefetch = in_w > 32;
     for (size_t i = begin; i < end; i++, in += in_step, to_even += pitch, to_odd += pitch) {
       for (size_t j = 0; j < columns; j += 16) {
         const size_t ix = 2 * j;
+        if (prefetch) {
+          _mm_prefetch((const char*)(in + DW_PREFETCH_ROWS * in_step + ix), _MM_HINT_T0);
+          _mm_prefetch((const char*)(in + DW_PREFETCH_ROWS * in_step + ix + 16), _MM_HINT_T0);
+        }
         const __m512 lo = _mm512_maskz_loadu_ps(tail_mask(in_w - ix), in + ix);
         const __m512 hi = _mm512_maskz_loadu_ps(in_w > ix + 16 ? tail_mask(in_w - ix - 16) : 0, in + ix + 16);
         if (j < copy_even) {
@@ -400,31 +413,43 @@ void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* g, const float* x, 
   const int vector_activation = cnnrt_f32_activation_avx512_has(e->activation);
   dw_band c = {scratch, l.phase_floats, l.pitch, 0, g->out_w, NULL, NULL, 0.0f,
                vector_activation ? e->activation : CNNRT_ACT_NONE, e->alpha, e->beta};
-  const size_t out_plane = g->out_h * g->out_w;
-  const int one_band = l.band == g->out_h;
-  size_t channel = oc_begin / multiplier, copy = oc_begin % multiplier;
-  for (size_t oc = oc_begin; oc < oc_end; oc++) {
-    const float* plane = x + (n * g->in_channels + channel) * g->in_h * g->in_w;
-    /* A plane of one band is copied once for all its output channels. */
-    if (!one_band || oc == oc_begin || copy == 0) dw_fill(g, &l, plane, 0, l.rows, !one_band, scratch);
-    if (++copy == multiplier) copy = 0, channel++;
-    const float* filter = w + oc * taps;
-    float* out = y + (n * g->out_channels + oc) * out_plane;
-    const float* residual = e->residual != NULL ? e->residual + (n * g->out_channels + oc) * out_plane : NULL;
-    c.bias = e->bias != NULL ? e->bias[oc] : 0.0f;
-    for (size_t oy = 0; oy < g->out_h; oy += l.band) {
-      c.rows = g->out_h - oy < l.band ? g->out_h - oy : l.band;
-      if (oy > 0) dw_fill(g, &l, plane, oy, c.rows + overhang, 1, scratch);
-      c.out = out + oy * g->out_w;
-      c.residual = residual != NULL ? residual + oy * g->out_w : NULL;
-      if (l.mode == CNNRT_DWCONV2D_ROWS) {
-        rows(&c, filter);
-      } else if (l.mode == CNNRT_DWCONV2D_FLAT) {
-        flat_band(&c, g, &flat, filter);
-      } else {
-        dw_taps_band(&c, g, filter);
+  const size_t out_plane = g->out_h * g->out_w, in_plane = g->in_h * g->in_w;
+  const size_t first = oc_begin / multiplier, last = (oc_end - 1) / multiplier; /* input channels */
+  const size_t buffer_floats = g->stride_h * g->stride_w * l.phase_floats;
+  /* Flat mode's small planes are double-buffered: the next input channel is
+   * copied before the current one is computed, so that its stores have long
+   * left the store buffer when its loads come (a load that spans several
+   * pending stores waits for them; a 7x7 layer is ~20% faster). */
+  if (l.buffers == 2) dw_fill(g, &l, x + (n * g->in_channels + first) * in_plane, 0, l.rows, 0, scratch);
+  for (size_t channel = first; channel <= last; channel++) {
+    const float* plane = x + (n * g->in_channels + channel) * in_plane;
+    if (l.buffers == 2) {
+      c.phases = scratch + (channel - first) % 2 * buffer_floats;
+      if (channel < last) {
+        dw_fill(g, &l, plane + in_plane, 0, l.rows, 0, scratch + (channel + 1 - first) % 2 * buffer_floats);
       }
     }
-    if (!vector_activation) cnnrt_f32_activation_ref(out, out_plane, e->activation, e->alpha, e->beta);
+    const size_t oc_first = channel * multiplier > oc_begin ? channel * multiplier : oc_begin;
+    const size_t oc_last = (channel + 1) * multiplier < oc_end ? (channel + 1) * multiplier : oc_end;
+    for (size_t oc = oc_first; oc < oc_last; oc++) {
+      const float* filter = w + oc * taps;
+      float* out = y + (n * g->out_channels + oc) * out_plane;
+      const float* residual = e->residual != NULL ? e->residual + (n * g->out_channels + oc) * out_plane : NULL;
+      c.bias = e->bias != NULL ? e->bias[oc] : 0.0f;
+      for (size_t oy = 0; oy < g->out_h; oy += l.band) {
+        c.rows = g->out_h - oy < l.band ? g->out_h - oy : l.band;
+        if (l.buffers == 1) dw_fill(g, &l, plane, oy, c.rows + overhang, 1, scratch);
+        c.out = out + oy * g->out_w;
+        c.residual = residual != NULL ? residual + oy * g->out_w : NULL;
+        if (l.mode == CNNRT_DWCONV2D_ROWS) {
+          rows(&c, filter);
+        } else if (l.mode == CNNRT_DWCONV2D_FLAT) {
+          flat_band(&c, g, &flat, filter);
+        } else {
+          dw_taps_band(&c, g, filter);
+        }
+      }
+      if (!vector_activation) cnnrt_f32_activation_ref(out, out_plane, e->activation, e->alpha, e->beta);
+    }
   }
 }
