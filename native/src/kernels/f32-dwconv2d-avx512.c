@@ -206,14 +206,24 @@ DW_INLINE void dw_rows_block(const dw_band* c, const __m512* w, size_t oy, size_
   DW_UNROLL for (int i = 0; i < R * V; i++) acc[i] = _mm512_setzero_ps();
   const float* base = c->phases + oy * c->pitch + ox;
   DW_UNROLL for (int p = 0; p < (R - 1) * SH + KH; p++) {
-    DW_UNROLL for (int kx = 0; kx < KW; kx++) {
-      const float* row =
-          base + (size_t)((p % SH) * SW + kx % SW) * c->phase_floats + (size_t)(p / SH) * c->pitch + kx / SW;
-      DW_UNROLL for (int v = 0; v < V; v++) {
-        __m512 x = _mm512_loadu_ps(row + 16 * v);
+    /* Row p of each column phase b, V + 1 vectors: tap kx is phase kx % SW
+     * shifted by kx / SW columns, cut out with valignd (loads are the
+     * bottleneck: unaligned ones cost about two). */
+    __m512i rows[2][DW_BLOCK_VECTORS + 1];
+    DW_UNROLL for (int b = 0; b < SW; b++) {
+      const float* row = base + (size_t)((p % SH) * SW + b) * c->phase_floats + (size_t)(p / SH) * c->pitch;
+      DW_UNROLL for (int u = 0; u <= V; u++) {
+        __m512 x = _mm512_loadu_ps(row + 16 * u);
         /* Keeps x in a register: the compiler would otherwise fold the load
-         * into each multiply-add that uses it, loading it up to KH times. */
+         * into the instructions that use it, loading it several times. */
         __asm__("" : "+v"(x));
+        rows[b][u] = _mm512_castps_si512(x);
+      }
+    }
+    DW_UNROLL for (int kx = 0; kx < KW; kx++) {
+      DW_UNROLL for (int v = 0; v < V; v++) {
+        const __m512i* row = rows[kx % SW];
+        const __m512 x = _mm512_castsi512_ps(kx / SW == 0 ? row[v] : _mm512_alignr_epi32(row[v + 1], row[v], kx / SW));
         DW_UNROLL for (int r = 0; r < R; r++) {
           const int ky = p - r * SH;
           if (ky >= 0 && ky < KH) acc[r * V + v] = _mm512_fmadd_ps(x, w[ky * KW + kx], acc[r * V + v]);
@@ -331,11 +341,28 @@ static void dw_flat_make(const cnnrt_conv2d_geometry* g, const cnnrt_dwconv2d_la
 /* U vectors from v; T taps at f->offsets, or with T = 0 any kernel's taps in
  * loops. */
 DW_INLINE void dw_flat_block(const dw_band* c, const cnnrt_conv2d_geometry* g, const dw_flat* f, const float* filter,
-                             size_t v, int T, int U) {
+                             size_t v, int T, int KW, int U) {
   __m512 acc[DW_FLAT_VECTORS];
   DW_UNROLL for (int u = 0; u < U; u++) acc[u] = _mm512_setzero_ps();
   const float* base = c->phases + 16 * v;
-  if (T > 0) {
+  if (KW > 0) {
+    /* stride_w 1: the taps of one kernel row are one row of the phases
+     * shifted by kx, cut from U + 1 loads (valignd) rather than loaded
+     * unaligned KW times each: flat mode is bound by its loads. */
+    DW_UNROLL for (int ky = 0; ky < T / KW; ky++) {
+      __m512i row[DW_FLAT_VECTORS + 1];
+      DW_UNROLL for (int u = 0; u <= U; u++) {
+        row[u] = _mm512_castps_si512(_mm512_loadu_ps(base + f->offsets[ky * KW] + 16 * u));
+      }
+      DW_UNROLL for (int kx = 0; kx < KW; kx++) {
+        const __m512 weight = _mm512_set1_ps(filter[ky * KW + kx]);
+        DW_UNROLL for (int u = 0; u < U; u++) {
+          const __m512i x = kx == 0 ? row[u] : _mm512_alignr_epi32(row[u + 1], row[u], kx);
+          acc[u] = _mm512_fmadd_ps(_mm512_castsi512_ps(x), weight, acc[u]);
+        }
+      }
+    }
+  } else if (T > 0) {
     DW_UNROLL for (int t = 0; t < T; t++) {
       const __m512 weight = _mm512_set1_ps(filter[t]);
       DW_UNROLL for (int u = 0; u < U; u++) {
@@ -369,24 +396,30 @@ DW_INLINE void dw_flat_block(const dw_band* c, const cnnrt_conv2d_geometry* g, c
 }
 
 DW_INLINE void dw_flat_band(const dw_band* c, const cnnrt_conv2d_geometry* g, const dw_flat* f, const float* filter,
-                            int T) {
+                            int T, int KW) {
   size_t v = 0;
-  for (; v + DW_FLAT_VECTORS <= f->vectors; v += DW_FLAT_VECTORS) dw_flat_block(c, g, f, filter, v, T, DW_FLAT_VECTORS);
+  for (; v + DW_FLAT_VECTORS <= f->vectors; v += DW_FLAT_VECTORS) {
+    dw_flat_block(c, g, f, filter, v, T, KW, DW_FLAT_VECTORS);
+  }
   if (f->vectors - v >= 2) {
-    dw_flat_block(c, g, f, filter, v, T, 2);
+    dw_flat_block(c, g, f, filter, v, T, KW, 2);
     v += 2;
   }
-  if (v < f->vectors) dw_flat_block(c, g, f, filter, v, T, 1);
+  if (v < f->vectors) dw_flat_block(c, g, f, filter, v, T, KW, 1);
 }
 
 typedef void (*dw_flat_fn)(const dw_band* c, const cnnrt_conv2d_geometry* g, const dw_flat* f, const float* filter);
-#define DW_FLAT_BAND(name, T)                                                                                \
+/* T taps from the offsets table (any 9- or 25-tap kernel), or KW x KW with
+ * stride_w 1 from shifted rows. */
+#define DW_FLAT_BAND(name, T, KW)                                                                            \
   static void name(const dw_band* c, const cnnrt_conv2d_geometry* g, const dw_flat* f, const float* filter) { \
-    dw_flat_band(c, g, f, filter, T);                                                                        \
+    dw_flat_band(c, g, f, filter, T, KW);                                                                    \
   }
-DW_FLAT_BAND(dw_flat_3x3, 9)
-DW_FLAT_BAND(dw_flat_5x5, 25)
-DW_FLAT_BAND(dw_flat_any, 0)
+DW_FLAT_BAND(dw_flat_9, 9, 0)
+DW_FLAT_BAND(dw_flat_25, 25, 0)
+DW_FLAT_BAND(dw_flat_3x3s1, 9, 3)
+DW_FLAT_BAND(dw_flat_5x5s1, 25, 5)
+DW_FLAT_BAND(dw_flat_any, 0, 0)
 
 /* ---- the kernel --------------------------------------------------------- */
 void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* g, const float* x, const float* w,
@@ -407,7 +440,10 @@ void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* g, const float* x, 
     }
   }
   dw_flat flat;
-  const dw_flat_fn flat_band = taps == 9 ? dw_flat_3x3 : taps == 25 ? dw_flat_5x5 : dw_flat_any;
+  dw_flat_fn flat_band = taps == 9 ? dw_flat_9 : taps == 25 ? dw_flat_25 : dw_flat_any;
+  if (g->stride_w == 1 && g->kernel_h == g->kernel_w && (taps == 9 || taps == 25)) {
+    flat_band = taps == 9 ? dw_flat_3x3s1 : dw_flat_5x5s1;
+  }
   if (l.mode == CNNRT_DWCONV2D_FLAT) dw_flat_make(g, &l, &flat);
   /* Every activation has a vector form today; one without would run after. */
   const int vector_activation = cnnrt_f32_activation_avx512_has(e->activation);
