@@ -3,18 +3,20 @@
  *
  * A band of rows of each input plane is first copied into scratch as
  * stride_h x stride_w "phase" planes with the zero padding made explicit
- * (f32-dwconv2d-layout.h): there every tap of a vector of 16 outputs is one
- * unaligned load, for stride 2 as for stride 1, with no edge cases. Then one
- * of three loops, chosen from the geometry alone:
+ * (f32-dwconv2d-layout.h): there the taps of a vector of 16 outputs are
+ * plain loads, for stride 2 as for stride 1, with no edge cases. Then one of
+ * three loops, chosen from the geometry alone:
  *  - rows (3x3 and 5x5, strides 1 and 2): blocks of 4 output rows by 2
  *    vectors of 16 columns. Each padded input row is loaded once per block
- *    and feeds every output row whose window holds it (a 3x3 stride-1 block
- *    does 36 loads for 72 fused multiply-adds), and 8 accumulators cover the
- *    FMA latency.
+ *    and feeds every output row whose window holds it, and its kx taps are
+ *    cut from 3 loads with valignd (a 3x3 stride-1 block: 18 loads and 24
+ *    shifts for 72 fused multiply-adds; unaligned loads, which cost about two
+ *    aligned ones, were the bottleneck). 8 accumulators cover the FMA latency.
  *  - flat (narrow planes: 7x7, or 14x14 at stride 2), where 16 lanes along
  *    one row would be mostly empty: vectors run along the flattened phase
  *    plane and cover several output rows each; the lanes of the padding
  *    columns are computed and dropped, the rest compressed into the output.
+ *    Its planes are double-buffered across channels.
  *  - taps: any other kernel (1x1, 7x7, 3x5, stride 1x2, ...), rows of vectors
  *    with the taps in a loop.
  * Each output sums its taps in (ky, kx) order with fused multiply-adds from
