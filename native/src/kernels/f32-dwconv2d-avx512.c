@@ -16,7 +16,7 @@
  *    one row would be mostly empty: vectors run along the flattened phase
  *    plane and cover several output rows each; the lanes of the padding
  *    columns are computed and dropped, the rest compressed into the output.
- *    Its planes are double-buffered across channels.
+ *    Small planes are double-buffered across channels.
  *  - taps: any other kernel (1x1, 7x7, 3x5, stride 1x2, ...), rows of vectors
  *    with the taps in a loop.
  * Each output sums its taps in (ky, kx) order with fused multiply-adds from
@@ -254,6 +254,12 @@ DW_INLINE void dw_rows_band(const dw_band* c, const float* filter, int KH, int K
   __m512 w[25];
   DW_UNROLL for (int t = 0; t < KH * KW; t++) w[t] = _mm512_set1_ps(filter[t]);
   size_t oy = 0;
+  if (c->out_w <= 16) {
+    /* One vector per row (14x14 planes): 8 rows give the 8 accumulators. */
+    for (; oy + 2 * DW_BLOCK_ROWS <= c->rows; oy += 2 * DW_BLOCK_ROWS) {
+      dw_rows_block(c, w, oy, 0, c->out_w, KH, KW, SH, SW, 2 * DW_BLOCK_ROWS, 1);
+    }
+  }
   for (; oy + DW_BLOCK_ROWS <= c->rows; oy += DW_BLOCK_ROWS) dw_rows_strip(c, w, oy, KH, KW, SH, SW, DW_BLOCK_ROWS);
   if (c->rows - oy >= 2) {
     dw_rows_strip(c, w, oy, KH, KW, SH, SW, 2);
@@ -454,10 +460,10 @@ void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* g, const float* x, 
   const size_t out_plane = g->out_h * g->out_w, in_plane = g->in_h * g->in_w;
   const size_t first = oc_begin / multiplier, last = (oc_end - 1) / multiplier; /* input channels */
   const size_t buffer_floats = g->stride_h * g->stride_w * l.phase_floats;
-  /* Flat mode's small planes are double-buffered: the next input channel is
-   * copied before the current one is computed, so that its stores have long
-   * left the store buffer when its loads come (a load that spans several
-   * pending stores waits for them; a 7x7 layer is ~20% faster). */
+  /* Small planes are double-buffered: the next input channel is copied
+   * before the current one is computed, so that its stores have long left
+   * the store buffer when its loads come (a load that spans several pending
+   * stores waits for them). */
   if (l.buffers == 2) dw_fill(g, &l, x + (n * g->in_channels + first) * in_plane, 0, l.rows, 0, scratch);
   for (size_t channel = first; channel <= last; channel++) {
     const float* plane = x + (n * g->in_channels + channel) * in_plane;

@@ -9,9 +9,8 @@
  * + a, column j * stride_w + b. Tap (ky, kx) of output (oy, ox) of the band
  * is then row oy + ky / stride_h, column ox + kx / stride_w of phase
  * (ky % stride_h, kx % stride_w): strided convolutions read their taps as
- * stride-1 ones do. Bands keep the phases small enough for L1. Flat mode's
- * planes (one band) have two buffers, for the current and the next input
- * channel.
+ * stride-1 ones do. Bands keep the phases small enough for L1. Small planes
+ * (one band) have two buffers, for the current and the next input channel.
  */
 #ifndef CNNRT_F32_DWCONV2D_LAYOUT_H
 #define CNNRT_F32_DWCONV2D_LAYOUT_H
@@ -22,6 +21,9 @@
 
 /* Phase floats of one band, at most (when the plane needs more than one band). */
 #define CNNRT_DWCONV2D_BAND_FLOATS 6144
+/* Planes of one band up to this many phase floats (and flat mode's) are
+ * double-buffered across channels. */
+#define CNNRT_DWCONV2D_DOUBLE_FLOATS 2048
 /* Vectors of 16 outputs that flat mode may cover (one band, the whole plane). */
 #define CNNRT_DWCONV2D_FLAT_MAX 128
 
@@ -33,7 +35,7 @@ typedef struct cnnrt_dwconv2d_layout {
   size_t rows;         /* phase rows per band: band + (kernel_h - 1) / stride_h */
   size_t phase_floats; /* floats per phase: rows + 1 rows and 32 floats, a multiple of 16 */
   size_t flat_vectors; /* vectors of 16 over the flattened plane: out_h * pitch / 16, up */
-  size_t buffers;      /* 2 in flat mode: the plane is double-buffered across channels; else 1 */
+  size_t buffers;      /* 2: the plane (flat mode, or small) is double-buffered across channels; else 1 */
   int mode;            /* CNNRT_DWCONV2D_FLAT, _ROWS (unrolled 3x3, 5x5) or _TAPS (any kernel) */
 } cnnrt_dwconv2d_layout;
 
@@ -72,7 +74,8 @@ static inline void cnnrt_dwconv2d_layout_make(const cnnrt_conv2d_geometry* g, cn
   }
   l->rows = l->band + overhang;
   l->phase_floats = cnnrt_dwconv2d_phase_floats(l->rows, l->pitch);
-  l->buffers = l->mode == CNNRT_DWCONV2D_FLAT ? 2 : 1;
+  const int small = l->band == g->out_h && phases * l->phase_floats <= CNNRT_DWCONV2D_DOUBLE_FLOATS;
+  l->buffers = l->mode == CNNRT_DWCONV2D_FLAT || small ? 2 : 1;
 }
 
 static inline size_t cnnrt_dwconv2d_layout_floats(const cnnrt_dwconv2d_layout* l, const cnnrt_conv2d_geometry* g) {
