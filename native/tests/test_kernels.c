@@ -36,6 +36,7 @@
 #include "cnnrt/cnnrt.h"
 #include "core/cpu.h"
 #include "internal.h"
+#include "kernels/f32-dwconv2d-layout.h"
 #include "kernels/kernels.h"
 #include "check.h"
 
@@ -381,8 +382,91 @@ static void test_pool(const cnnrt_f32_pool_config* config) {
   }
 }
 
+/* One depthwise geometry against cnnrt_f32_dwconv2d_ref with a fused
+ * epilogue; g->out_h/out_w are derived here from the pads (pad_bottom and
+ * pad_right extra). Channels run as two ranges split at a random point, and
+ * must equal, bit for bit, the same channels run as one range (the kernel
+ * must not depend on how conv.c splits channels over threads). Returns 0
+ * when the geometry has no output or the kernel does not take it. */
+static int check_dwconv(const cnnrt_f32_vector_config* config, cnnrt_conv2d_geometry g, size_t pad_bottom,
+                        size_t pad_right, int activation, int with_bias, int with_residual) {
+  const ptrdiff_t padded_h = (ptrdiff_t)(g.in_h + pad_bottom) + g.pad_top;
+  const ptrdiff_t padded_w = (ptrdiff_t)(g.in_w + pad_right) + g.pad_left;
+  if (padded_h < (ptrdiff_t)g.kernel_h || padded_w < (ptrdiff_t)g.kernel_w) return 0;
+  g.out_h = (size_t)(padded_h - (ptrdiff_t)g.kernel_h) / g.stride_h + 1;
+  g.out_w = (size_t)(padded_w - (ptrdiff_t)g.kernel_w) / g.stride_w + 1;
+  if (!cnnrt_f32_dwconv2d_supports(&g)) return 0;
+  const size_t x_size = g.batch * g.in_channels * g.in_h * g.in_w;
+  const size_t y_size = g.batch * g.out_channels * g.out_h * g.out_w;
+  const size_t taps = g.kernel_h * g.kernel_w;
+  float* x = malloc(x_size * sizeof(float));
+  float* w = malloc(g.out_channels * taps * sizeof(float));
+  float* bias = malloc(g.out_channels * sizeof(float));
+  float* residual = malloc(y_size * sizeof(float));
+  float* want = malloc(y_size * sizeof(float));
+  float* got = malloc((y_size + 1) * sizeof(float));
+  float* whole = malloc(y_size * sizeof(float));
+  float* magnitude = malloc(y_size * sizeof(float));
+  float* absolute = malloc(x_size * sizeof(float));
+  float* abs_w = malloc(g.out_channels * taps * sizeof(float));
+  const size_t scratch_floats = cnnrt_f32_dwconv2d_scratch_floats(&g);
+  float* scratch = malloc((scratch_floats + 1) * sizeof(float));
+  for (size_t i = 0; i < x_size; i++) x[i] = random_float();
+  for (size_t i = 0; i < g.out_channels * taps; i++) w[i] = random_float();
+  for (size_t i = 0; i < g.out_channels; i++) bias[i] = random_float();
+  for (size_t i = 0; i < y_size; i++) residual[i] = random_float();
+  cnnrt_f32_epilogue_params e = {with_bias ? bias : NULL, with_residual ? residual : NULL, activation, 0.1f, 0.6f};
+  if (activation == CNNRT_ACT_CLIP) e.alpha = -0.5f;
+  if (activation == CNNRT_ACT_HARD_SIGMOID) e.alpha = 0.2f, e.beta = 0.5f;
+  /* Bounds: the same convolution of |x| and |w|. */
+  for (size_t i = 0; i < x_size; i++) absolute[i] = fabsf(x[i]);
+  for (size_t i = 0; i < g.out_channels * taps; i++) abs_w[i] = fabsf(w[i]);
+  for (size_t n = 0; n < g.batch; n++) {
+    cnnrt_f32_dwconv2d_ref(&g, x, w, NULL, want, n, 0, g.out_channels);
+    cnnrt_f32_dwconv2d_ref(&g, absolute, abs_w, NULL, magnitude, n, 0, g.out_channels);
+  }
+  const size_t plane = g.out_h * g.out_w;
+  for (size_t p = 0; p < g.batch * g.out_channels; p++) {
+    cnnrt_f32_epilogue_ref(want + p * plane, plane, e.bias != NULL ? bias[p % g.out_channels] : 0.0f,
+                           e.residual != NULL ? residual + p * plane : NULL, activation, e.alpha, e.beta);
+  }
+  got[y_size] = SENTINEL;
+  scratch[scratch_floats] = SENTINEL;
+  for (size_t n = 0; n < g.batch; n++) {
+    const size_t split = random_size(0, g.out_channels);
+    config->dwconv2d(&g, x, w, &e, got, n, 0, split, scratch);
+    config->dwconv2d(&g, x, w, &e, got, n, split, g.out_channels, scratch);
+    config->dwconv2d(&g, x, w, &e, whole, n, 0, g.out_channels, scratch);
+  }
+  int bad = 0;
+  for (size_t i = 0; i < y_size && !bad; i++) {
+    bad = !(fabsf(got[i] - want[i]) <= 1e-6f * (magnitude[i] + 2.0f) || (got[i] != got[i] && want[i] != want[i]));
+    CHECK(!bad, "%s dwconv batch %zu in %zux%zu kernel %zux%zu stride %zux%zu pad %td,%td,%zu,%zu channels %zu->%zu "
+          "act %d bias %d residual %d: y[%zu] %.9g vs %.9g", config->name, g.batch, g.in_h, g.in_w, g.kernel_h,
+          g.kernel_w, g.stride_h, g.stride_w, g.pad_top, g.pad_left, pad_bottom, pad_right, g.in_channels,
+          g.out_channels, activation, with_bias, with_residual, i, got[i], want[i]);
+  }
+  CHECK(memcmp(got, whole, y_size * sizeof(float)) == 0,
+        "%s dwconv in %zux%zu kernel %zux%zu stride %zux%zu channels %zu: split channel ranges must give the "
+        "same bits as one range", config->name, g.in_h, g.in_w, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w,
+        g.out_channels);
+  CHECK(got[y_size] == SENTINEL, "%s dwconv wrote past the output", config->name);
+  CHECK(scratch[scratch_floats] == SENTINEL, "%s dwconv wrote past its scratch (%zu floats)", config->name,
+        scratch_floats);
+  free(x), free(w), free(bias), free(residual), free(want), free(got), free(whole), free(magnitude), free(absolute);
+  free(abs_w), free(scratch);
+  return 1;
+}
+
 static void test_dwconv(const cnnrt_f32_vector_config* config) {
-  static const int activations[] = {0, 1, 2, 3, 6, 7, 8, 4};
+  static const int activations[] = {CNNRT_ACT_NONE,         CNNRT_ACT_RELU,      CNNRT_ACT_LEAKY_RELU,
+                                    CNNRT_ACT_CLIP,         CNNRT_ACT_HARD_SIGMOID, CNNRT_ACT_HARD_SWISH,
+                                    CNNRT_ACT_SILU,         CNNRT_ACT_SIGMOID,   CNNRT_ACT_TANH,
+                                    CNNRT_ACT_GELU,         CNNRT_ACT_ELU};
+  const int activation_count = (int)(sizeof(activations) / sizeof(activations[0]));
+  /* Which of the AVX-512 kernel's loops (f32-dwconv2d-layout.h) ran, and
+   * whether a plane was split into bands. */
+  int modes[3] = {0, 0, 0}, banded = 0;
   int tested = 0;
   for (int trial = 0; trial < 300; trial++) {
     cnnrt_conv2d_geometry g;
@@ -390,81 +474,96 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
     const size_t kernels[] = {1, 3, 3, 5, 7, 2, 4};
     g.kernel_h = kernels[random_size(0, 6)];
     g.kernel_w = trial % 3 == 0 ? random_size(1, 7) : g.kernel_h;
-    g.stride_h = random_size(1, 2);
+    g.stride_h = random_size(1, trial % 5 == 0 ? 3 : 2);
     g.stride_w = random_size(1, 2);
     g.dilation_h = g.dilation_w = 1;
     g.batch = random_size(1, 2);
     g.groups = g.in_channels = random_size(1, 5);
-    g.out_channels = g.groups * random_size(1, 2);
-    g.in_h = random_size(1, 20);
+    g.out_channels = g.groups * random_size(1, 3);
+    g.in_h = random_size(1, trial % 4 == 0 ? 90 : 20);
     g.in_w = random_size(1, trial % 4 == 0 ? 120 : 40);
     g.pad_top = (ptrdiff_t)random_size(0, g.kernel_h / 2 + 1);
     g.pad_left = (ptrdiff_t)random_size(0, g.kernel_w / 2 + 1);
-    const ptrdiff_t padded_h = (ptrdiff_t)g.in_h + 2 * g.pad_top, padded_w = (ptrdiff_t)g.in_w + 2 * g.pad_left;
-    if (padded_h < (ptrdiff_t)g.kernel_h || padded_w < (ptrdiff_t)g.kernel_w) continue;
-    g.out_h = (size_t)(padded_h - (ptrdiff_t)g.kernel_h) / g.stride_h + 1;
-    g.out_w = (size_t)(padded_w - (ptrdiff_t)g.kernel_w) / g.stride_w + 1;
-    if (!cnnrt_f32_dwconv2d_supports(&g)) continue;
-    const size_t x_size = g.batch * g.in_channels * g.in_h * g.in_w;
-    const size_t y_size = g.batch * g.out_channels * g.out_h * g.out_w;
-    const size_t taps = g.kernel_h * g.kernel_w;
-    float* x = malloc(x_size * sizeof(float));
-    float* w = malloc(g.out_channels * taps * sizeof(float));
-    float* bias = malloc(g.out_channels * sizeof(float));
-    float* residual = malloc(y_size * sizeof(float));
-    float* want = malloc(y_size * sizeof(float));
-    float* got = malloc((y_size + 1) * sizeof(float));
-    float* magnitude = malloc(y_size * sizeof(float));
-    float* absolute = malloc((x_size > g.out_channels * taps ? x_size : g.out_channels * taps) * sizeof(float));
-    /* Sentinels past the scratch the op allocates: a kernel must write no further. */
-    const size_t scratch_floats = cnnrt_f32_dwconv2d_scratch_floats(&g);
-    float* scratch = malloc((scratch_floats + 16) * sizeof(float));
-    for (size_t i = 0; i < 16; i++) scratch[scratch_floats + i] = SENTINEL;
-    for (size_t i = 0; i < x_size; i++) x[i] = random_float();
-    for (size_t i = 0; i < g.out_channels * taps; i++) w[i] = random_float();
-    for (size_t i = 0; i < g.out_channels; i++) bias[i] = random_float();
-    for (size_t i = 0; i < y_size; i++) residual[i] = random_float();
-    const int activation = activations[trial % 8];
-    const int with_bias = trial % 2, with_residual = trial % 3 != 1;
-    cnnrt_f32_epilogue_params e = {with_bias ? bias : NULL, with_residual ? residual : NULL, activation, 0.1f, 0.6f};
-    if (activation == 3) e.alpha = -0.5f;
-    if (activation == 6) e.alpha = 0.2f, e.beta = 0.5f;
-    /* Bounds: the same convolution of |x| and |w|. */
-    for (size_t i = 0; i < x_size; i++) absolute[i] = fabsf(x[i]);
-    float* abs_w = malloc(g.out_channels * taps * sizeof(float));
-    for (size_t i = 0; i < g.out_channels * taps; i++) abs_w[i] = fabsf(w[i]);
-    for (size_t n = 0; n < g.batch; n++) {
-      cnnrt_f32_dwconv2d_ref(&g, x, w, NULL, want, n, 0, g.out_channels);
-      cnnrt_f32_dwconv2d_ref(&g, absolute, abs_w, NULL, magnitude, n, 0, g.out_channels);
-    }
-    const size_t plane = g.out_h * g.out_w;
-    for (size_t p = 0; p < g.batch * g.out_channels; p++) {
-      cnnrt_f32_epilogue_ref(want + p * plane, plane, e.bias != NULL ? bias[p % g.out_channels] : 0.0f,
-                             e.residual != NULL ? residual + p * plane : NULL, activation, e.alpha, e.beta);
-    }
-    got[y_size] = SENTINEL;
-    for (size_t n = 0; n < g.batch; n++) {
-      /* Two ranges, so that a range that starts mid-tensor is covered. */
-      const size_t split = random_size(0, g.out_channels);
-      config->dwconv2d(&g, x, w, &e, got, n, 0, split, scratch);
-      config->dwconv2d(&g, x, w, &e, got, n, split, g.out_channels, scratch);
-    }
-    int bad = 0;
-    for (size_t i = 0; i < y_size && !bad; i++) {
-      bad = !(fabsf(got[i] - want[i]) <= 1e-6f * (magnitude[i] + 2.0f) || (got[i] != got[i] && want[i] != want[i]));
-      CHECK(!bad, "%s dwconv in %zux%zu kernel %zux%zu stride %zux%zu pad %td,%td channels %zu->%zu act %d: y[%zu] "
-            "%.9g vs %.9g", config->name, g.in_h, g.in_w, g.kernel_h, g.kernel_w, g.stride_h, g.stride_w, g.pad_top,
-            g.pad_left, g.in_channels, g.out_channels, activation, i, got[i], want[i]);
-    }
-    CHECK(got[y_size] == SENTINEL, "%s dwconv wrote past the output", config->name);
-    int scratch_kept = 1;
-    for (size_t i = 0; i < 16; i++) scratch_kept &= scratch[scratch_floats + i] == SENTINEL;
-    CHECK(scratch_kept, "%s dwconv wrote past its %zu floats of scratch", config->name, scratch_floats);
-    tested++;
-    free(x), free(w), free(bias), free(residual), free(want), free(got), free(magnitude), free(absolute);
-    free(abs_w), free(scratch);
+    const size_t pad_bottom = random_size(0, g.kernel_h / 2 + 1), pad_right = random_size(0, g.kernel_w / 2 + 1);
+    tested += check_dwconv(config, g, pad_bottom, pad_right, activations[trial % activation_count], trial % 2,
+                           trial % 3 != 1);
   }
-  CHECK(tested > 150, "only %d depthwise geometries tested", tested);
+  CHECK(tested > 150, "only %d random depthwise geometries tested", tested);
+  /* The mobile nets' layers and their edges: 3x3 and 5x5, strides 1 and 2,
+   * planes from 112 down to 7 (and odd sizes), channel counts 1 to 255,
+   * multipliers 1 to 3, every epilogue. */
+  static const size_t sizes[][2] = {{7, 7}, {14, 14}, {13, 13}, {28, 28}, {27, 29}, {56, 56}, {57, 55}, {112, 112},
+                                    {113, 111}, {9, 15}, {1, 40}, {40, 1}, {3, 3}};
+  static const size_t channel_counts[] = {1, 3, 17, 64, 255};
+  int listed = 0;
+  for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+    for (size_t k = 3; k <= 5; k += 2) {
+      for (size_t stride = 1; stride <= 2; stride++) {
+        for (int symmetric = 0; symmetric < 2; symmetric++) {
+          cnnrt_conv2d_geometry g;
+          memset(&g, 0, sizeof(g));
+          g.kernel_h = g.kernel_w = k;
+          g.stride_h = g.stride_w = stride;
+          g.dilation_h = g.dilation_w = 1;
+          g.in_h = sizes[s][0];
+          g.in_w = sizes[s][1];
+          /* Keep the reference's work bounded: fewer channels on big planes. */
+          const size_t area = g.in_h * g.in_w;
+          const size_t most = area >= 3000 ? 2 : area >= 700 ? 3 : 4;
+          g.groups = g.in_channels = channel_counts[random_size(0, most)];
+          g.out_channels = g.groups * (listed % 7 == 3 ? random_size(2, 3) : 1);
+          g.batch = listed % 5 == 0 ? 2 : 1;
+          /* Symmetric pads (PyTorch), or one fewer at the start and one more
+           * at the end (stride 2: TensorFlow's SAME). */
+          const size_t pad = k / 2;
+          g.pad_top = g.pad_left = (ptrdiff_t)(symmetric ? pad : pad - 1);
+          const size_t pad_end = symmetric || stride == 2 ? pad : pad + 1;
+          const int activation = activations[listed % activation_count];
+          if (check_dwconv(config, g, pad_end, pad_end, activation, listed % 4 != 3, listed % 3 == 0)) {
+            g.out_h = (g.in_h + (size_t)g.pad_top + pad_end - k) / stride + 1;
+            g.out_w = (g.in_w + (size_t)g.pad_left + pad_end - k) / stride + 1;
+            cnnrt_dwconv2d_layout layout;
+            cnnrt_dwconv2d_layout_make(&g, &layout);
+            modes[layout.mode]++;
+            banded += layout.band < g.out_h;
+            listed++;
+          }
+        }
+      }
+    }
+  }
+  CHECK(listed > 90, "only %d listed depthwise geometries tested", listed);
+  if (strcmp(config->name, "avx512") == 0) {
+    CHECK(modes[CNNRT_DWCONV2D_FLAT] > 0 && modes[CNNRT_DWCONV2D_ROWS] > 0 && banded > 0,
+          "avx512 dwconv: the listed shapes must reach the flat (%d) and rows (%d) loops and banded planes (%d)",
+          modes[CNNRT_DWCONV2D_FLAT], modes[CNNRT_DWCONV2D_ROWS], banded);
+  }
+  /* Kernels without an unrolled block (the taps loop): 7x7, 3x5, 1x1, stride 1x2. */
+  static const size_t odd_kernels[][4] = {{7, 7, 1, 1}, {3, 5, 1, 1}, {1, 1, 2, 2}, {3, 3, 1, 2}, {5, 3, 2, 1}};
+  for (size_t i = 0; i < sizeof(odd_kernels) / sizeof(odd_kernels[0]); i++) {
+    for (size_t size = 7; size <= 70; size *= 3) {
+      cnnrt_conv2d_geometry g;
+      memset(&g, 0, sizeof(g));
+      g.kernel_h = odd_kernels[i][0], g.kernel_w = odd_kernels[i][1];
+      g.stride_h = odd_kernels[i][2], g.stride_w = odd_kernels[i][3];
+      g.dilation_h = g.dilation_w = 1;
+      g.batch = 1;
+      g.groups = g.in_channels = g.out_channels = 17;
+      g.in_h = g.in_w = size;
+      g.pad_top = (ptrdiff_t)(g.kernel_h / 2), g.pad_left = (ptrdiff_t)(g.kernel_w / 2);
+      const int activation = activations[(i * 3 + size) % activation_count];
+      if (check_dwconv(config, g, g.kernel_h / 2, g.kernel_w / 2, activation, 1, size == 21)) {
+        g.out_h = (g.in_h + 2 * (g.kernel_h / 2) - g.kernel_h) / g.stride_h + 1;
+        g.out_w = (g.in_w + 2 * (g.kernel_w / 2) - g.kernel_w) / g.stride_w + 1;
+        cnnrt_dwconv2d_layout layout;
+        cnnrt_dwconv2d_layout_make(&g, &layout);
+        modes[layout.mode]++;
+      }
+    }
+  }
+  if (strcmp(config->name, "avx512") == 0) {
+    CHECK(modes[CNNRT_DWCONV2D_TAPS] > 0, "avx512 dwconv: the taps loop must be reached");
+  }
 }
 
 /* 1 for the activations the SIMD kernels compute with the reference's own

@@ -1,118 +1,499 @@
 /*
- * Depthwise convolution with AVX-512, along output rows. Each input plane is
- * first copied into scratch with its zero padding made explicit (stride-2
- * rows split into even and odd columns), so every tap of a 16-wide output
- * block is one unaligned load and one fused multiply-add, with no edge
- * branches. Bias, residual and activation follow in registers.
+ * Depthwise convolution with AVX-512 (NCHW).
+ *
+ * A band of rows of each input plane is first copied into scratch as
+ * stride_h x stride_w "phase" planes with the zero padding made explicit
+ * (f32-dwconv2d-layout.h): there the taps of a vector of 16 outputs are
+ * plain loads, for stride 2 as for stride 1, with no edge cases. Then one of
+ * three loops, chosen from the geometry alone:
+ *  - rows (3x3 and 5x5, strides 1 and 2): blocks of 4 output rows by 2
+ *    vectors of 16 columns. Each padded input row is loaded once per block
+ *    and feeds every output row whose window holds it, and its kx taps are
+ *    cut from 3 loads with valignd (a 3x3 stride-1 block: 18 loads and 24
+ *    shifts for 72 fused multiply-adds; unaligned loads, which cost about two
+ *    aligned ones, were the bottleneck). 8 accumulators cover the FMA latency.
+ *  - flat (narrow planes: 7x7, or 14x14 at stride 2), where 16 lanes along
+ *    one row would be mostly empty: vectors run along the flattened phase
+ *    plane and cover several output rows each; the lanes of the padding
+ *    columns are computed and dropped, the rest compressed into the output.
+ *    Small planes are double-buffered across channels.
+ *  - taps: any other kernel (1x1, 7x7, 3x5, stride 1x2, ...), rows of vectors
+ *    with the taps in a loop.
+ * Each output sums its taps in (ky, kx) order with fused multiply-adds from
+ * zero, taps over the padding adding 0 * w (the reference skips them: only
+ * the sign of a zero can differ); bias, residual and activation follow in
+ * registers, in cnnrt_f32_epilogue_ref's order.
  */
 #include <immintrin.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "kernels/f32-activation-avx512.h"
+#include "kernels/f32-dwconv2d-layout.h"
 #include "kernels/kernels.h"
+
+#define DW_INLINE static inline __attribute__((always_inline))
+#define DW_UNROLL _Pragma("GCC unroll 64")
+
+/* Output rows and 16-column vectors of a rows-mode block; vectors of a flat block. */
+#define DW_BLOCK_ROWS 4
+#define DW_BLOCK_VECTORS 2
+#define DW_FLAT_VECTORS 4
+/* Input rows the copy of rows wider than 32 prefetches ahead: large planes
+ * come from L3 (a 112x112x96 layer's input is 4.8 MB) and the copy is
+ * bound by that stream. */
+#define DW_PREFETCH_ROWS 8
 
 static inline __mmask16 tail_mask(size_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u); }
 
-/* Row length of the padded copy (the layout cnnrt_f32_dwconv2d_scratch_floats sizes). */
-static size_t padded_row(const cnnrt_conv2d_geometry* g, size_t* half) {
-  const size_t out_w16 = (g->out_w + 15) / 16 * 16;
-  if (g->stride_w == 1) {
-    *half = 0;
-    return (out_w16 + g->kernel_w + 15) / 16 * 16;
-  }
-  *half = (out_w16 + g->kernel_w / 2 + 1 + 15) / 16 * 16;
-  return 2 * *half;
-}
-
-/* Padded row r of the plane: input row r - pad_top, columns shifted by pad_left. */
-static void pad_plane(const cnnrt_conv2d_geometry* g, const float* plane, float* scratch, size_t rows, size_t row,
-                      size_t half) {
-  const size_t pad_left = (size_t)g->pad_left;
-  size_t copy = g->in_w;
-  if (pad_left + copy > row) copy = row > pad_left ? row - pad_left : 0;
-  float* temp = scratch + rows * row; /* stride 2: the row before its split */
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  for (size_t r = 0; r < rows; r++) {
-    const ptrdiff_t iy = (ptrdiff_t)r - g->pad_top;
-    float* out = scratch + r * row;
-    if (iy < 0 || iy >= (ptrdiff_t)g->in_h || copy == 0) {
-      memset(out, 0, row * sizeof(float));
+/* Copies phase rows [first, first + count) of input plane `plane` into rows
+ * [0, count) of the phases in scratch. Padding columns are never written:
+ * they keep the zeros scratch starts with; so do padding rows when the plane
+ * is one band (`zero_rows` 0), else they are cleared. */
+static void dw_fill(const cnnrt_conv2d_geometry* g, const cnnrt_dwconv2d_layout* l, const float* plane,
+                    size_t first, size_t count, int zero_rows, float* scratch) {
+  const size_t sh = g->stride_h, sw = g->stride_w, pitch = l->pitch, pad_left = (size_t)g->pad_left;
+  const size_t pad_top = (size_t)g->pad_top, in_w = g->in_w;
+  for (size_t a = 0; a < sh; a++) {
+    /* Phase row i holds padded row (first + i) * sh + a, input row that - pad_top. */
+    const size_t padded = first * sh + a;
+    size_t begin = padded >= pad_top ? 0 : (pad_top - padded + sh - 1) / sh;
+    size_t end = pad_top + g->in_h > padded ? (pad_top + g->in_h - padded + sh - 1) / sh : 0;
+    if (end > count) end = count;
+    if (begin > end) begin = end;
+    float* rows = scratch + a * sw * l->phase_floats;
+    if (zero_rows) {
+      for (size_t b = 0; b < sw; b++) {
+        memset(rows + b * l->phase_floats, 0, begin * pitch * sizeof(float));
+        memset(rows + b * l->phase_floats + end * pitch, 0, (count - end) * pitch * sizeof(float));
+      }
+    }
+    if (begin == end) continue;
+    const float* in = plane + ((first + begin) * sh + a - pad_top) * in_w;
+    const size_t in_step = sh * in_w;
+    if (sw == 1) {
+      size_t copy = pitch > pad_left ? pitch - pad_left : 0;
+      if (copy > in_w) copy = in_w;
+      float* out = rows + begin * pitch + pad_left;
+      if (copy <= 16) {
+        const __mmask16 mask = tail_mask(copy);
+        for (size_t i = begin; i < end; i++, in += in_step, out += pitch) {
+          _mm512_mask_storeu_ps(out, mask, _mm512_maskz_loadu_ps(mask, in));
+        }
+      } else {
+        const __mmask16 mask = tail_mask(copy % 16 == 0 ? 16 : copy % 16);
+        const size_t full = (copy - 1) / 16 * 16;
+        for (size_t i = begin; i < end; i++, in += in_step, out += pitch) {
+          for (size_t j = 0; j < full; j += 16) {
+            _mm_prefetch((const char*)(in + DW_PREFETCH_ROWS * in_step + j), _MM_HINT_T0);
+            _mm512_storeu_ps(out + j, _mm512_loadu_ps(in + j));
+          }
+          _mm_prefetch((const char*)(in + DW_PREFETCH_ROWS * in_step + full), _MM_HINT_T0);
+          _mm512_mask_storeu_ps(out + full, mask, _mm512_maskz_loadu_ps(mask, in + full));
+        }
+      }
       continue;
     }
-    const float* in = plane + (size_t)iy * g->in_w;
-    float* target = g->stride_w == 1 ? out : temp;
-    memset(target, 0, pad_left * sizeof(float));
-    memcpy(target + pad_left, in, copy * sizeof(float));
-    memset(target + pad_left + copy, 0, (row - pad_left - copy) * sizeof(float));
-    if (g->stride_w == 2) {
-      for (size_t j = 0; j < half; j += 16) {
-        const __m512 a = _mm512_loadu_ps(temp + 2 * j), b = _mm512_loadu_ps(temp + 2 * j + 16);
-        _mm512_storeu_ps(out + j, _mm512_permutex2var_ps(a, even, b));
-        _mm512_storeu_ps(out + half + j, _mm512_permutex2var_ps(a, odd, b));
+    /* stride_w 2: input column ix is padded column ix + pad_left, of phase
+     * (ix + pad_left) % 2 at column (ix + pad_left) / 2; even input columns
+     * go to phase pad_left % 2, odd ones to the other. */
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const size_t first_even = pad_left / 2, first_odd = (pad_left + 1) / 2;
+    size_t copy_even = pitch > first_even ? pitch - first_even : 0;
+    if (copy_even > (in_w + 1) / 2) copy_even = (in_w + 1) / 2;
+    size_t copy_odd = pitch > first_odd ? pitch - first_odd : 0;
+    if (copy_odd > in_w / 2) copy_odd = in_w / 2;
+    const size_t columns = copy_even > copy_odd ? copy_even : copy_odd;
+    float* to_even = rows + (pad_left % 2) * l->phase_floats + begin * pitch + first_even;
+    float* to_odd = rows + ((pad_left + 1) % 2) * l->phase_floats + begin * pitch + first_odd;
+    const int prefetch = in_w > 32;
+    for (size_t i = begin; i < end; i++, in += in_step, to_even += pitch, to_odd += pitch) {
+      for (size_t j = 0; j < columns; j += 16) {
+        const size_t ix = 2 * j;
+        if (prefetch) {
+          _mm_prefetch((const char*)(in + DW_PREFETCH_ROWS * in_step + ix), _MM_HINT_T0);
+          _mm_prefetch((const char*)(in + DW_PREFETCH_ROWS * in_step + ix + 16), _MM_HINT_T0);
+        }
+        const __m512 lo = _mm512_maskz_loadu_ps(tail_mask(in_w - ix), in + ix);
+        const __m512 hi = _mm512_maskz_loadu_ps(in_w > ix + 16 ? tail_mask(in_w - ix - 16) : 0, in + ix + 16);
+        if (j < copy_even) {
+          _mm512_mask_storeu_ps(to_even + j, tail_mask(copy_even - j), _mm512_permutex2var_ps(lo, even, hi));
+        }
+        if (j < copy_odd) {
+          _mm512_mask_storeu_ps(to_odd + j, tail_mask(copy_odd - j), _mm512_permutex2var_ps(lo, odd, hi));
+        }
       }
     }
   }
 }
 
-static inline __m512 finish(__m512 acc, const cnnrt_f32_epilogue_params* e, float bias, const float* residual,
-                            __mmask16 mask) {
-  if (bias != 0.0f) acc = _mm512_add_ps(acc, _mm512_set1_ps(bias));
-  if (residual != NULL) acc = _mm512_add_ps(acc, _mm512_maskz_loadu_ps(mask, residual));
-  return cnnrt_f32_activation_avx512(acc, e->activation, e->alpha, e->beta);
+/* The activation of n accumulators, the switch outside the loop. */
+DW_INLINE void dw_activate(__m512* acc, int n, int activation, float alpha, float beta) {
+  switch (activation) {
+    case CNNRT_ACT_NONE:
+      break;
+    case CNNRT_ACT_RELU:
+      DW_UNROLL for (int i = 0; i < n; i++) acc[i] = cnnrt_f32_activation_avx512(acc[i], CNNRT_ACT_RELU, alpha, beta);
+      break;
+    case CNNRT_ACT_CLIP:
+      DW_UNROLL for (int i = 0; i < n; i++) acc[i] = cnnrt_f32_activation_avx512(acc[i], CNNRT_ACT_CLIP, alpha, beta);
+      break;
+    case CNNRT_ACT_HARD_SWISH:
+      DW_UNROLL for (int i = 0; i < n; i++) {
+        acc[i] = cnnrt_f32_activation_avx512(acc[i], CNNRT_ACT_HARD_SWISH, alpha, beta);
+      }
+      break;
+    case CNNRT_ACT_SILU:
+      DW_UNROLL for (int i = 0; i < n; i++) acc[i] = cnnrt_f32_activation_avx512(acc[i], CNNRT_ACT_SILU, alpha, beta);
+      break;
+    default:
+      for (int i = 0; i < n; i++) acc[i] = cnnrt_f32_activation_avx512(acc[i], activation, alpha, beta);
+      break;
+  }
 }
 
+/* One output plane's band: where its phases, outputs and epilogue are. */
+typedef struct dw_band {
+  const float* phases;   /* scratch: the band's phase rows */
+  size_t phase_floats, pitch;
+  size_t rows;           /* output rows in this band */
+  size_t out_w;
+  float* out;            /* the band's first output row */
+  const float* residual; /* its residual row, or NULL */
+  float bias;            /* added when nonzero, as the reference does */
+  int activation;        /* CNNRT_ACT_NONE when applied afterwards by the reference */
+  float alpha, beta;
+} dw_band;
+
+/* Bias, residual (row pointer `residual` + 16 v per vector, the last one
+ * masked), activation, store: the epilogue of R rows x V vectors. */
+DW_INLINE void dw_finish_rows(const dw_band* c, __m512* acc, size_t oy, size_t ox, size_t last, int R, int V) {
+  if (c->bias != 0.0f) {
+    const __m512 bias = _mm512_set1_ps(c->bias);
+    DW_UNROLL for (int i = 0; i < R * V; i++) acc[i] = _mm512_add_ps(acc[i], bias);
+  }
+  if (c->residual != NULL) {
+    DW_UNROLL for (int r = 0; r < R; r++) {
+      DW_UNROLL for (int v = 0; v < V; v++) {
+        const __mmask16 mask = v == V - 1 ? tail_mask(last) : 0xFFFF;
+        const float* residual = c->residual + (oy + r) * c->out_w + ox + 16 * v;
+        acc[r * V + v] = _mm512_add_ps(acc[r * V + v], _mm512_maskz_loadu_ps(mask, residual));
+      }
+    }
+  }
+  dw_activate(acc, R * V, c->activation, c->alpha, c->beta);
+  if (last == 16) {
+    DW_UNROLL for (int r = 0; r < R; r++) {
+      DW_UNROLL for (int v = 0; v < V; v++) _mm512_storeu_ps(c->out + (oy + r) * c->out_w + ox + 16 * v, acc[r * V + v]);
+    }
+  } else {
+    DW_UNROLL for (int r = 0; r < R; r++) {
+      DW_UNROLL for (int v = 0; v < V; v++) {
+        const __mmask16 mask = v == V - 1 ? tail_mask(last) : 0xFFFF;
+        _mm512_mask_storeu_ps(c->out + (oy + r) * c->out_w + ox + 16 * v, mask, acc[r * V + v]);
+      }
+    }
+  }
+}
+
+/* ---- rows mode ------------------------------------------------------------
+ * R output rows from oy by V vectors of columns from ox (the last vector
+ * stores its first `last` lanes). Padded row p of the block holds tap row
+ * ky = p - r * SH of block row r: it is loaded once per kx and used by every
+ * row; each accumulator still sees its taps in (ky, kx) order. */
+DW_INLINE void dw_rows_block(const dw_band* c, const __m512* w, size_t oy, size_t ox, size_t last, int KH, int KW,
+                             int SH, int SW, int R, int V) {
+  __m512 acc[DW_BLOCK_ROWS * DW_BLOCK_VECTORS];
+  DW_UNROLL for (int i = 0; i < R * V; i++) acc[i] = _mm512_setzero_ps();
+  const float* base = c->phases + oy * c->pitch + ox;
+  DW_UNROLL for (int p = 0; p < (R - 1) * SH + KH; p++) {
+    /* Row p of each column phase b, V + 1 vectors: tap kx is phase kx % SW
+     * shifted by kx / SW columns, cut out with valignd (loads are the
+     * bottleneck: unaligned ones cost about two). */
+    __m512i rows[2][DW_BLOCK_VECTORS + 1];
+    DW_UNROLL for (int b = 0; b < SW; b++) {
+      const float* row = base + (size_t)((p % SH) * SW + b) * c->phase_floats + (size_t)(p / SH) * c->pitch;
+      DW_UNROLL for (int u = 0; u <= V; u++) {
+        __m512 x = _mm512_loadu_ps(row + 16 * u);
+        /* Keeps x in a register: the compiler would otherwise fold the load
+         * into the instructions that use it, loading it several times. */
+        __asm__("" : "+v"(x));
+        rows[b][u] = _mm512_castps_si512(x);
+      }
+    }
+    DW_UNROLL for (int kx = 0; kx < KW; kx++) {
+      DW_UNROLL for (int v = 0; v < V; v++) {
+        const __m512i* row = rows[kx % SW];
+        const __m512 x = _mm512_castsi512_ps(kx / SW == 0 ? row[v] : _mm512_alignr_epi32(row[v + 1], row[v], kx / SW));
+        DW_UNROLL for (int r = 0; r < R; r++) {
+          const int ky = p - r * SH;
+          if (ky >= 0 && ky < KH) acc[r * V + v] = _mm512_fmadd_ps(x, w[ky * KW + kx], acc[r * V + v]);
+        }
+      }
+    }
+  }
+  dw_finish_rows(c, acc, oy, ox, last, R, V);
+}
+
+/* R output rows from oy, every column. */
+DW_INLINE void dw_rows_strip(const dw_band* c, const __m512* w, size_t oy, int KH, int KW, int SH, int SW, int R) {
+  const size_t out_w = c->out_w;
+  size_t ox = 0;
+  for (; ox + 16 * DW_BLOCK_VECTORS <= out_w; ox += 16 * DW_BLOCK_VECTORS) {
+    dw_rows_block(c, w, oy, ox, 16, KH, KW, SH, SW, R, DW_BLOCK_VECTORS);
+  }
+  if (out_w - ox > 16) {
+    dw_rows_block(c, w, oy, ox, out_w - ox - 16, KH, KW, SH, SW, R, 2);
+  } else if (ox < out_w) {
+    dw_rows_block(c, w, oy, ox, out_w - ox, KH, KW, SH, SW, R, 1);
+  }
+}
+
+DW_INLINE void dw_rows_band(const dw_band* c, const float* filter, int KH, int KW, int SH, int SW) {
+  __m512 w[25];
+  DW_UNROLL for (int t = 0; t < KH * KW; t++) w[t] = _mm512_set1_ps(filter[t]);
+  size_t oy = 0;
+  if (c->out_w <= 16) {
+    /* One vector per row (14x14 planes): 8 rows give the 8 accumulators. */
+    for (; oy + 2 * DW_BLOCK_ROWS <= c->rows; oy += 2 * DW_BLOCK_ROWS) {
+      dw_rows_block(c, w, oy, 0, c->out_w, KH, KW, SH, SW, 2 * DW_BLOCK_ROWS, 1);
+    }
+  }
+  for (; oy + DW_BLOCK_ROWS <= c->rows; oy += DW_BLOCK_ROWS) dw_rows_strip(c, w, oy, KH, KW, SH, SW, DW_BLOCK_ROWS);
+  if (c->rows - oy >= 2) {
+    dw_rows_strip(c, w, oy, KH, KW, SH, SW, 2);
+    oy += 2;
+  }
+  if (oy < c->rows) dw_rows_strip(c, w, oy, KH, KW, SH, SW, 1);
+}
+
+typedef void (*dw_rows_fn)(const dw_band* c, const float* filter);
+#define DW_ROWS_BAND(name, KH, KW, SH, SW) \
+  static void name(const dw_band* c, const float* filter) { dw_rows_band(c, filter, KH, KW, SH, SW); }
+DW_ROWS_BAND(dw_rows_3x3s1, 3, 3, 1, 1)
+DW_ROWS_BAND(dw_rows_3x3s2, 3, 3, 2, 2)
+DW_ROWS_BAND(dw_rows_5x5s1, 5, 5, 1, 1)
+DW_ROWS_BAND(dw_rows_5x5s2, 5, 5, 2, 2)
+
+/* ---- any kernel ------------------------------------------------------------
+ * Offset in the phases of tap (ky, kx) of output (0, 0) (stride_w 1 or 2). */
+static inline size_t dw_tap_offset(const cnnrt_conv2d_geometry* g, size_t phase_floats, size_t pitch, size_t ky,
+                                   size_t kx) {
+  const size_t sw = g->stride_w;
+  return ((ky % g->stride_h) * sw + (kx & (sw - 1))) * phase_floats + ky / g->stride_h * pitch + (kx >> (sw - 1));
+}
+
+/* Rows of pairs of vectors, the taps in loops. */
+static void dw_taps_band(const dw_band* c, const cnnrt_conv2d_geometry* g, const float* filter) {
+  const size_t out_w = c->out_w, sw = g->stride_w;
+  for (size_t oy = 0; oy < c->rows; oy++) {
+    for (size_t ox = 0; ox < out_w; ox += 32) {
+      const float* base = c->phases + oy * c->pitch + ox;
+      __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+      for (size_t ky = 0; ky < g->kernel_h; ky++) {
+        const float* row = base + dw_tap_offset(g, c->phase_floats, c->pitch, ky, 0);
+        for (size_t kx = 0; kx < g->kernel_w; kx++) {
+          const float* p = row + (kx & (sw - 1)) * c->phase_floats + (kx >> (sw - 1));
+          const __m512 weight = _mm512_set1_ps(filter[ky * g->kernel_w + kx]);
+          acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(p), weight, acc[0]);
+          acc[1] = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16), weight, acc[1]);
+        }
+      }
+      if (out_w - ox > 16) {
+        dw_finish_rows(c, acc, oy, ox, out_w - ox - 16, 1, 2);
+      } else {
+        dw_finish_rows(c, acc, oy, ox, out_w - ox, 1, 1);
+      }
+    }
+  }
+}
+
+/* ---- flat mode --------------------------------------------------------------
+ * Vector v covers positions [16 v, 16 v + 16) of the phases' rows of pitch
+ * floats; lanes[v] marks the outputs among them (column < out_w, row <
+ * out_h), first[v] is where the first one goes in the output plane and
+ * packed[v] the mask of popcount(lanes[v]) lanes. offsets[t]: tap t's
+ * dw_tap_offset (kernels of up to 25 taps). */
+typedef struct dw_flat {
+  size_t vectors;
+  __mmask16 lanes[CNNRT_DWCONV2D_FLAT_MAX];
+  __mmask16 packed[CNNRT_DWCONV2D_FLAT_MAX];
+  uint32_t first[CNNRT_DWCONV2D_FLAT_MAX];
+  size_t offsets[25];
+} dw_flat;
+
+static void dw_flat_make(const cnnrt_conv2d_geometry* g, const cnnrt_dwconv2d_layout* l, dw_flat* f) {
+  f->vectors = l->flat_vectors;
+  size_t done = 0, row = 0, column = 0; /* of position 16 v + i */
+  for (size_t v = 0; v < f->vectors; v++) {
+    unsigned lanes = 0;
+    for (size_t i = 0; i < 16; i++) {
+      if (row < g->out_h && column < g->out_w) lanes |= 1u << i;
+      if (++column == l->pitch) column = 0, row++;
+    }
+    f->lanes[v] = (__mmask16)lanes;
+    f->packed[v] = tail_mask((size_t)__builtin_popcount(lanes));
+    f->first[v] = (uint32_t)done;
+    done += (size_t)__builtin_popcount(lanes);
+  }
+  if (g->kernel_h * g->kernel_w <= 25) {
+    for (size_t ky = 0; ky < g->kernel_h; ky++) {
+      for (size_t kx = 0; kx < g->kernel_w; kx++) {
+        f->offsets[ky * g->kernel_w + kx] = dw_tap_offset(g, l->phase_floats, l->pitch, ky, kx);
+      }
+    }
+  }
+}
+
+/* U vectors from v; T taps at f->offsets, or with T = 0 any kernel's taps in
+ * loops. */
+DW_INLINE void dw_flat_block(const dw_band* c, const cnnrt_conv2d_geometry* g, const dw_flat* f, const float* filter,
+                             size_t v, int T, int KW, int U) {
+  __m512 acc[DW_FLAT_VECTORS];
+  DW_UNROLL for (int u = 0; u < U; u++) acc[u] = _mm512_setzero_ps();
+  const float* base = c->phases + 16 * v;
+  if (KW > 0) {
+    /* stride_w 1: the taps of one kernel row are one row of the phases
+     * shifted by kx, cut from U + 1 loads (valignd) rather than loaded
+     * unaligned KW times each: flat mode is bound by its loads. */
+    DW_UNROLL for (int ky = 0; ky < T / KW; ky++) {
+      __m512i row[DW_FLAT_VECTORS + 1];
+      DW_UNROLL for (int u = 0; u <= U; u++) {
+        row[u] = _mm512_castps_si512(_mm512_loadu_ps(base + f->offsets[ky * KW] + 16 * u));
+      }
+      DW_UNROLL for (int kx = 0; kx < KW; kx++) {
+        const __m512 weight = _mm512_set1_ps(filter[ky * KW + kx]);
+        DW_UNROLL for (int u = 0; u < U; u++) {
+          const __m512i x = kx == 0 ? row[u] : _mm512_alignr_epi32(row[u + 1], row[u], kx);
+          acc[u] = _mm512_fmadd_ps(_mm512_castsi512_ps(x), weight, acc[u]);
+        }
+      }
+    }
+  } else if (T > 0) {
+    DW_UNROLL for (int t = 0; t < T; t++) {
+      const __m512 weight = _mm512_set1_ps(filter[t]);
+      DW_UNROLL for (int u = 0; u < U; u++) {
+        acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(base + f->offsets[t] + 16 * u), weight, acc[u]);
+      }
+    }
+  } else {
+    const size_t sw = g->stride_w;
+    for (size_t ky = 0; ky < g->kernel_h; ky++) {
+      const float* row = base + dw_tap_offset(g, c->phase_floats, c->pitch, ky, 0);
+      for (size_t kx = 0; kx < g->kernel_w; kx++) {
+        const float* p = row + (kx & (sw - 1)) * c->phase_floats + (kx >> (sw - 1));
+        const __m512 weight = _mm512_set1_ps(filter[ky * g->kernel_w + kx]);
+        DW_UNROLL for (int u = 0; u < U; u++) acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16 * u), weight, acc[u]);
+      }
+    }
+  }
+  if (c->bias != 0.0f) {
+    DW_UNROLL for (int u = 0; u < U; u++) acc[u] = _mm512_add_ps(acc[u], _mm512_set1_ps(c->bias));
+  }
+  if (c->residual != NULL) {
+    DW_UNROLL for (int u = 0; u < U; u++) {
+      const __m512 packed = _mm512_maskz_loadu_ps(f->packed[v + u], c->residual + f->first[v + u]);
+      acc[u] = _mm512_add_ps(acc[u], _mm512_maskz_expand_ps(f->lanes[v + u], packed));
+    }
+  }
+  dw_activate(acc, U, c->activation, c->alpha, c->beta);
+  DW_UNROLL for (int u = 0; u < U; u++) {
+    _mm512_mask_storeu_ps(c->out + f->first[v + u], f->packed[v + u], _mm512_maskz_compress_ps(f->lanes[v + u], acc[u]));
+  }
+}
+
+DW_INLINE void dw_flat_band(const dw_band* c, const cnnrt_conv2d_geometry* g, const dw_flat* f, const float* filter,
+                            int T, int KW) {
+  size_t v = 0;
+  for (; v + DW_FLAT_VECTORS <= f->vectors; v += DW_FLAT_VECTORS) {
+    dw_flat_block(c, g, f, filter, v, T, KW, DW_FLAT_VECTORS);
+  }
+  if (f->vectors - v >= 2) {
+    dw_flat_block(c, g, f, filter, v, T, KW, 2);
+    v += 2;
+  }
+  if (v < f->vectors) dw_flat_block(c, g, f, filter, v, T, KW, 1);
+}
+
+typedef void (*dw_flat_fn)(const dw_band* c, const cnnrt_conv2d_geometry* g, const dw_flat* f, const float* filter);
+/* T taps from the offsets table (any 9- or 25-tap kernel), or KW x KW with
+ * stride_w 1 from shifted rows. */
+#define DW_FLAT_BAND(name, T, KW)                                                                            \
+  static void name(const dw_band* c, const cnnrt_conv2d_geometry* g, const dw_flat* f, const float* filter) { \
+    dw_flat_band(c, g, f, filter, T, KW);                                                                    \
+  }
+DW_FLAT_BAND(dw_flat_9, 9, 0)
+DW_FLAT_BAND(dw_flat_25, 25, 0)
+DW_FLAT_BAND(dw_flat_3x3s1, 9, 3)
+DW_FLAT_BAND(dw_flat_5x5s1, 25, 5)
+DW_FLAT_BAND(dw_flat_any, 0, 0)
+
+/* ---- the kernel --------------------------------------------------------- */
 void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* g, const float* x, const float* w,
                                 const cnnrt_f32_epilogue_params* e, float* y, size_t n, size_t oc_begin,
                                 size_t oc_end, float* scratch) {
+  if (oc_begin >= oc_end || g->out_h == 0 || g->out_w == 0) return;
   const size_t multiplier = g->out_channels / g->groups;
-  const size_t kh = g->kernel_h, kw = g->kernel_w, out_w = g->out_w;
-  const size_t rows = (g->out_h - 1) * g->stride_h + kh;
-  size_t half;
-  const size_t row = padded_row(g, &half);
-  const int vector_activation = cnnrt_f32_activation_avx512_has(e->activation);
-  size_t padded_channel = (size_t)-1;
-  for (size_t oc = oc_begin; oc < oc_end; oc++) {
-    const size_t channel = oc / multiplier;
-    if (channel != padded_channel) {
-      pad_plane(g, x + (n * g->in_channels + channel) * g->in_h * g->in_w, scratch, rows, row, half);
-      padded_channel = channel;
+  const size_t taps = g->kernel_h * g->kernel_w, overhang = (g->kernel_h - 1) / g->stride_h;
+  cnnrt_dwconv2d_layout l;
+  cnnrt_dwconv2d_layout_make(g, &l);
+  memset(scratch, 0, cnnrt_dwconv2d_layout_floats(&l, g) * sizeof(float));
+  dw_rows_fn rows = NULL;
+  if (l.mode == CNNRT_DWCONV2D_ROWS) {
+    if (g->kernel_h == 3) {
+      rows = g->stride_h == 1 ? dw_rows_3x3s1 : dw_rows_3x3s2;
+    } else {
+      rows = g->stride_h == 1 ? dw_rows_5x5s1 : dw_rows_5x5s2;
     }
-    const float* filter = w + oc * kh * kw;
-    const float bias = e->bias != NULL ? e->bias[oc] : 0.0f;
-    const size_t plane_offset = (n * g->out_channels + oc) * g->out_h * out_w;
-    for (size_t oy = 0; oy < g->out_h; oy++) {
-      const float* window = scratch + oy * g->stride_h * row;
-      float* out = y + plane_offset + oy * out_w;
-      const float* residual = e->residual != NULL ? e->residual + plane_offset + oy * out_w : NULL;
-      size_t ox = 0;
-      for (; ox + 32 <= out_w; ox += 32) {
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        for (size_t ky = 0; ky < kh; ky++) {
-          const float* r = window + ky * row;
-          for (size_t kx = 0; kx < kw; kx++) {
-            const float* p = g->stride_w == 1 ? r + ox + kx : r + (kx & 1) * half + ox + kx / 2;
-            const __m512 weight = _mm512_set1_ps(filter[ky * kw + kx]);
-            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(p), weight, acc0);
-            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16), weight, acc1);
-          }
-        }
-        _mm512_storeu_ps(out + ox, finish(acc0, e, bias, residual != NULL ? residual + ox : NULL, 0xFFFF));
-        _mm512_storeu_ps(out + ox + 16, finish(acc1, e, bias, residual != NULL ? residual + ox + 16 : NULL, 0xFFFF));
+  }
+  dw_flat flat;
+  dw_flat_fn flat_band = taps == 9 ? dw_flat_9 : taps == 25 ? dw_flat_25 : dw_flat_any;
+  if (g->stride_w == 1 && g->kernel_h == g->kernel_w && (taps == 9 || taps == 25)) {
+    flat_band = taps == 9 ? dw_flat_3x3s1 : dw_flat_5x5s1;
+  }
+  if (l.mode == CNNRT_DWCONV2D_FLAT) dw_flat_make(g, &l, &flat);
+  /* Every activation has a vector form today; one without would run after. */
+  const int vector_activation = cnnrt_f32_activation_avx512_has(e->activation);
+  dw_band c = {scratch, l.phase_floats, l.pitch, 0, g->out_w, NULL, NULL, 0.0f,
+               vector_activation ? e->activation : CNNRT_ACT_NONE, e->alpha, e->beta};
+  const size_t out_plane = g->out_h * g->out_w, in_plane = g->in_h * g->in_w;
+  const size_t first = oc_begin / multiplier, last = (oc_end - 1) / multiplier; /* input channels */
+  const size_t buffer_floats = g->stride_h * g->stride_w * l.phase_floats;
+  /* Small planes are double-buffered: the next input channel is copied
+   * before the current one is computed, so that its stores have long left
+   * the store buffer when its loads come (a load that spans several pending
+   * stores waits for them). */
+  if (l.buffers == 2) dw_fill(g, &l, x + (n * g->in_channels + first) * in_plane, 0, l.rows, 0, scratch);
+  for (size_t channel = first; channel <= last; channel++) {
+    const float* plane = x + (n * g->in_channels + channel) * in_plane;
+    if (l.buffers == 2) {
+      c.phases = scratch + (channel - first) % 2 * buffer_floats;
+      if (channel < last) {
+        dw_fill(g, &l, plane + in_plane, 0, l.rows, 0, scratch + (channel + 1 - first) % 2 * buffer_floats);
       }
-      for (; ox < out_w; ox += 16) {
-        __m512 acc = _mm512_setzero_ps();
-        for (size_t ky = 0; ky < kh; ky++) {
-          const float* r = window + ky * row;
-          for (size_t kx = 0; kx < kw; kx++) {
-            const float* p = g->stride_w == 1 ? r + ox + kx : r + (kx & 1) * half + ox + kx / 2;
-            acc = _mm512_fmadd_ps(_mm512_loadu_ps(p), _mm512_set1_ps(filter[ky * kw + kx]), acc);
-          }
+    }
+    const size_t oc_first = channel * multiplier > oc_begin ? channel * multiplier : oc_begin;
+    const size_t oc_last = (channel + 1) * multiplier < oc_end ? (channel + 1) * multiplier : oc_end;
+    for (size_t oc = oc_first; oc < oc_last; oc++) {
+      const float* filter = w + oc * taps;
+      float* out = y + (n * g->out_channels + oc) * out_plane;
+      const float* residual = e->residual != NULL ? e->residual + (n * g->out_channels + oc) * out_plane : NULL;
+      c.bias = e->bias != NULL ? e->bias[oc] : 0.0f;
+      for (size_t oy = 0; oy < g->out_h; oy += l.band) {
+        c.rows = g->out_h - oy < l.band ? g->out_h - oy : l.band;
+        if (l.buffers == 1) dw_fill(g, &l, plane, oy, c.rows + overhang, 1, scratch);
+        c.out = out + oy * g->out_w;
+        c.residual = residual != NULL ? residual + oy * g->out_w : NULL;
+        if (l.mode == CNNRT_DWCONV2D_ROWS) {
+          rows(&c, filter);
+        } else if (l.mode == CNNRT_DWCONV2D_FLAT) {
+          flat_band(&c, g, &flat, filter);
+        } else {
+          dw_taps_band(&c, g, filter);
         }
-        const __mmask16 mask = tail_mask(out_w - ox);
-        _mm512_mask_storeu_ps(out + ox, mask, finish(acc, e, bias, residual != NULL ? residual + ox : NULL, mask));
       }
-      if (!vector_activation) cnnrt_f32_activation_ref(out, out_w, e->activation, e->alpha, e->beta);
+      if (!vector_activation) cnnrt_f32_activation_ref(out, out_plane, e->activation, e->alpha, e->beta);
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "core/cpu.h"
+#include "kernels/f32-dwconv2d-layout.h"
 #include "kernels/kernels.h"
 
 static const cnnrt_f32_pool_config pool_scalar = {NULL, NULL, "ref"};
@@ -96,5 +97,10 @@ size_t cnnrt_f32_dwconv2d_scratch_floats(const cnnrt_conv2d_geometry* g) {
   }
   const size_t rows = (g->out_h - 1) * g->stride_h + g->kernel_h;
   /* One more row: the stride-2 split is built in a row past the plane. */
-  return (rows + 1) * row;
+  const size_t padded = (rows + 1) * row;
+  /* The AVX-512 kernel's phase planes (f32-dwconv2d-layout.h). */
+  cnnrt_dwconv2d_layout layout;
+  cnnrt_dwconv2d_layout_make(g, &layout);
+  const size_t phases = cnnrt_dwconv2d_layout_floats(&layout, g);
+  return padded > phases ? padded : phases;
 }

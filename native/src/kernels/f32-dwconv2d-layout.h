@@ -1,0 +1,85 @@
+/*
+ * How the AVX-512 depthwise kernel (f32-dwconv2d-avx512.c) lays out its
+ * scratch, shared with cnnrt_f32_dwconv2d_scratch_floats (f32-vector-config.c)
+ * so that the size asked for and the size used come from one formula.
+ *
+ * The kernel copies a band of rows of one input plane into stride_h x
+ * stride_w "phase" planes with the zero padding made explicit: phase (a, b),
+ * row i, column j holds the padded input at row (band_start + i) * stride_h
+ * + a, column j * stride_w + b. Tap (ky, kx) of output (oy, ox) of the band
+ * is then row oy + ky / stride_h, column ox + kx / stride_w of phase
+ * (ky % stride_h, kx % stride_w): strided convolutions read their taps as
+ * stride-1 ones do. Bands keep the phases small enough for L1. Small planes
+ * (one band) have two buffers, for the current and the next input channel.
+ */
+#ifndef CNNRT_F32_DWCONV2D_LAYOUT_H
+#define CNNRT_F32_DWCONV2D_LAYOUT_H
+
+#include <stddef.h>
+
+#include "kernels/kernels.h"
+
+/* Phase floats of one band, at most (when the plane needs more than one band). */
+#define CNNRT_DWCONV2D_BAND_FLOATS 6144
+/* Planes of one band up to this many phase floats (and flat mode's) are
+ * double-buffered across channels. */
+#define CNNRT_DWCONV2D_DOUBLE_FLOATS 2048
+/* Vectors of 16 outputs that flat mode may cover (one band, the whole plane). */
+#define CNNRT_DWCONV2D_FLAT_MAX 128
+
+enum { CNNRT_DWCONV2D_FLAT, CNNRT_DWCONV2D_ROWS, CNNRT_DWCONV2D_TAPS };
+
+typedef struct cnnrt_dwconv2d_layout {
+  size_t pitch;        /* floats per phase row: out_w + (kernel_w - 1) / stride_w */
+  size_t band;         /* output rows per band */
+  size_t rows;         /* phase rows per band: band + (kernel_h - 1) / stride_h */
+  size_t phase_floats; /* floats per phase: rows + 1 rows and 32 floats, a multiple of 16 */
+  size_t flat_vectors; /* vectors of 16 over the flattened plane: out_h * pitch / 16, up */
+  size_t buffers;      /* 2: the plane (flat mode, or small) is double-buffered across channels; else 1 */
+  int mode;            /* CNNRT_DWCONV2D_FLAT, _ROWS (unrolled 3x3, 5x5) or _TAPS (any kernel) */
+} cnnrt_dwconv2d_layout;
+
+/* 1 for the geometries with unrolled row blocks: 3x3 and 5x5, strides 1x1 and 2x2. */
+static inline int cnnrt_dwconv2d_unrolled(const cnnrt_conv2d_geometry* g) {
+  const int square = (g->kernel_h == 3 && g->kernel_w == 3) || (g->kernel_h == 5 && g->kernel_w == 5);
+  return square && g->stride_h == g->stride_w && (g->stride_h == 1 || g->stride_h == 2);
+}
+
+static inline size_t cnnrt_dwconv2d_phase_floats(size_t rows, size_t pitch) {
+  return ((rows + 1) * pitch + 32 + 15) / 16 * 16;
+}
+
+/* Flat mode (vectors along the flattened plane, several rows each) when it
+ * needs clearly fewer vectors than rows of 16-column vectors (a 7-wide plane:
+ * 4 vectors instead of 7), since row blocks reuse each load across rows.
+ * Decided from the geometry alone, so that results do not depend on how
+ * channels are split over threads. */
+static inline void cnnrt_dwconv2d_layout_make(const cnnrt_conv2d_geometry* g, cnnrt_dwconv2d_layout* l) {
+  const size_t phases = g->stride_h * g->stride_w, overhang = (g->kernel_h - 1) / g->stride_h;
+  l->pitch = g->out_w + (g->kernel_w - 1) / g->stride_w;
+  l->flat_vectors = (g->out_h * l->pitch + 15) / 16;
+  const size_t row_vectors = g->out_h * ((g->out_w + 15) / 16);
+  const int unrolled = cnnrt_dwconv2d_unrolled(g);
+  if (l->flat_vectors <= CNNRT_DWCONV2D_FLAT_MAX &&
+      (4 * l->flat_vectors < 3 * row_vectors || (!unrolled && l->flat_vectors < row_vectors))) {
+    l->mode = CNNRT_DWCONV2D_FLAT;
+    l->band = g->out_h;
+  } else {
+    l->mode = unrolled ? CNNRT_DWCONV2D_ROWS : CNNRT_DWCONV2D_TAPS;
+    /* As many rows (a multiple of 4, the row block) as fit the budget. */
+    const size_t fit = CNNRT_DWCONV2D_BAND_FLOATS / phases / l->pitch;
+    size_t band = fit > overhang + 2 ? (fit - overhang - 2) / 4 * 4 : 0;
+    if (band < 4) band = 4;
+    l->band = band < g->out_h ? band : g->out_h;
+  }
+  l->rows = l->band + overhang;
+  l->phase_floats = cnnrt_dwconv2d_phase_floats(l->rows, l->pitch);
+  const int small = l->band == g->out_h && phases * l->phase_floats <= CNNRT_DWCONV2D_DOUBLE_FLOATS;
+  l->buffers = l->mode == CNNRT_DWCONV2D_FLAT || small ? 2 : 1;
+}
+
+static inline size_t cnnrt_dwconv2d_layout_floats(const cnnrt_dwconv2d_layout* l, const cnnrt_conv2d_geometry* g) {
+  return l->buffers * g->stride_h * g->stride_w * l->phase_floats;
+}
+
+#endif
