@@ -202,6 +202,31 @@ DW_INLINE void dw_finish_rows(const dw_band* c, __m512* acc, size_t oy, size_t o
  * stores its first `last` lanes). Padded row p of the block holds tap row
  * ky = p - r * SH of block row r: it is loaded once per kx and used by every
  * row; each accumulator still sees its taps in (ky, kx) order. */
+/* valignd by n lanes (1..15). The intrinsic wants an immediate; n is a
+ * constant wherever the unrolled callers are optimised, and the switch folds
+ * away there, but unoptimised builds (the sanitizer tests) need it spelled
+ * out. */
+DW_INLINE __m512i dw_alignr(__m512i hi, __m512i lo, int n) {
+  switch (n) {
+    case 1: return _mm512_alignr_epi32(hi, lo, 1);
+    case 2: return _mm512_alignr_epi32(hi, lo, 2);
+    case 3: return _mm512_alignr_epi32(hi, lo, 3);
+    case 4: return _mm512_alignr_epi32(hi, lo, 4);
+    case 5: return _mm512_alignr_epi32(hi, lo, 5);
+    case 6: return _mm512_alignr_epi32(hi, lo, 6);
+    case 7: return _mm512_alignr_epi32(hi, lo, 7);
+    case 8: return _mm512_alignr_epi32(hi, lo, 8);
+    case 9: return _mm512_alignr_epi32(hi, lo, 9);
+    case 10: return _mm512_alignr_epi32(hi, lo, 10);
+    case 11: return _mm512_alignr_epi32(hi, lo, 11);
+    case 12: return _mm512_alignr_epi32(hi, lo, 12);
+    case 13: return _mm512_alignr_epi32(hi, lo, 13);
+    case 14: return _mm512_alignr_epi32(hi, lo, 14);
+    case 15: return _mm512_alignr_epi32(hi, lo, 15);
+    default: return lo;
+  }
+}
+
 DW_INLINE void dw_rows_block(const dw_band* c, const __m512* w, size_t oy, size_t ox, size_t last, int KH, int KW,
                              int SH, int SW, int R, int V) {
   __m512 acc[DW_BLOCK_ROWS * DW_BLOCK_VECTORS];
@@ -225,7 +250,7 @@ DW_INLINE void dw_rows_block(const dw_band* c, const __m512* w, size_t oy, size_
     DW_UNROLL for (int kx = 0; kx < KW; kx++) {
       DW_UNROLL for (int v = 0; v < V; v++) {
         const __m512i* row = rows[kx % SW];
-        const __m512 x = _mm512_castsi512_ps(kx / SW == 0 ? row[v] : _mm512_alignr_epi32(row[v + 1], row[v], kx / SW));
+        const __m512 x = _mm512_castsi512_ps(kx / SW == 0 ? row[v] : dw_alignr(row[v + 1], row[v], kx / SW));
         DW_UNROLL for (int r = 0; r < R; r++) {
           const int ky = p - r * SH;
           if (ky >= 0 && ky < KH) acc[r * V + v] = _mm512_fmadd_ps(x, w[ky * KW + kx], acc[r * V + v]);
@@ -365,7 +390,7 @@ DW_INLINE void dw_flat_block(const dw_band* c, const cnnrt_conv2d_geometry* g, c
       DW_UNROLL for (int kx = 0; kx < KW; kx++) {
         const __m512 weight = _mm512_set1_ps(filter[ky * KW + kx]);
         DW_UNROLL for (int u = 0; u < U; u++) {
-          const __m512i x = kx == 0 ? row[u] : _mm512_alignr_epi32(row[u + 1], row[u], kx);
+          const __m512i x = kx == 0 ? row[u] : dw_alignr(row[u + 1], row[u], kx);
           acc[u] = _mm512_fmadd_ps(_mm512_castsi512_ps(x), weight, acc[u]);
         }
       }
