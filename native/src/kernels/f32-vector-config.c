@@ -18,16 +18,23 @@ static const cnnrt_f32_pool_config pool_avx512 = {cnnrt_f32_pool2d__avx512, cnnr
 /* AVX2 + FMA (CNNRT_ISA_AVX2): the AVX-512 kernels' contracts on 8 lanes. */
 #if defined(__x86_64__) || defined(_M_X64)
 static const cnnrt_f32_pool_config pool_avx2 = {cnnrt_f32_pool2d__avx2, cnnrt_f32_global_average__avx2, "avx2"};
-static const cnnrt_f32_vector_config vector_avx2 = {cnnrt_f32_epilogue__avx2, cnnrt_f32_dwconv2d__avx2,
-                                                    cnnrt_f32_activation__avx2, cnnrt_f32_vbinary__avx2, "avx2", NULL, NULL};
+static const cnnrt_f32_vector_config vector_avx2 = {.epilogue = cnnrt_f32_epilogue__avx2,
+                                                    .dwconv2d = cnnrt_f32_dwconv2d__avx2,
+                                                    .activation = cnnrt_f32_activation__avx2,
+                                                    .binary = cnnrt_f32_vbinary__avx2,
+                                                    .name = "avx2"};
 #endif
 
-static const cnnrt_f32_vector_config vector_scalar = {NULL, NULL, NULL, NULL, "ref", NULL, NULL};
+/* Designated initializers: entries a level lacks are NULL (the reference). */
+static const cnnrt_f32_vector_config vector_scalar = {.name = "ref"};
 #if defined(__x86_64__) || defined(_M_X64)
-static const cnnrt_f32_vector_config vector_avx512 = {cnnrt_f32_epilogue__avx512, cnnrt_f32_dwconv2d__avx512,
-                                                      cnnrt_f32_activation__avx512, cnnrt_f32_vbinary__avx512,
-                                                      "avx512", cnnrt_f32_transpose_epilogue__avx512,
-                                                      cnnrt_f32_gemv__avx512};
+static const cnnrt_f32_vector_config vector_avx512 = {.epilogue = cnnrt_f32_epilogue__avx512,
+                                                      .dwconv2d = cnnrt_f32_dwconv2d__avx512,
+                                                      .activation = cnnrt_f32_activation__avx512,
+                                                      .binary = cnnrt_f32_vbinary__avx512,
+                                                      .name = "avx512",
+                                                      .transpose_epilogue = cnnrt_f32_transpose_epilogue__avx512,
+                                                      .gemv = cnnrt_f32_gemv__avx512};
 #endif
 #if defined(__aarch64__)
 static const cnnrt_f32_vector_config vector_neon = {
