@@ -1,7 +1,8 @@
-"""A/B of one environment setting on whole-model latency: one worker process
-per value of the variable (cnnrt reads its switches once per process, e.g.
-CNNRT_PIXEL_MAJOR, CNNRT_WINOGRAD, CNNRT_ISA), rounds alternating between the
-workers so that both see the same machine noise.
+"""A/B of one environment setting on whole-model latency: one cnnrt worker
+process per value of the variable (cnnrt reads its switches once per process,
+e.g. CNNRT_PIXEL_MAJOR, CNNRT_WINOGRAD, CNNRT_ISA), rounds alternating between
+the workers so that all see the same machine noise (the workers of
+runtime/bench.py, as `cnnrt bench` uses them for peers).
 
     python benchmarks/ab_env.py resnet50 CNNRT_WINOGRAD 0 4 [--threads 1] [--rounds 8]
 
@@ -12,33 +13,10 @@ benchmark, not a test: nothing is asserted.
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import os
 import statistics
 import sys
 import tempfile
-import time
-
-
-def _worker(env: dict, conn, path: str, threads: int, per_round: int) -> None:
-    os.environ.update(env)
-    import numpy as np
-
-    import cnnrt
-
-    model = cnnrt.load(path, threads=threads)
-    shape = tuple(model.concrete_input_shapes().values())[0]
-    x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
-    for _ in range(3):
-        model.run(x)
-    conn.send("ready")
-    while conn.recv():
-        times = []
-        for _ in range(per_round):
-            start = time.perf_counter()
-            model.run(x)
-            times.append(time.perf_counter() - start)
-        conn.send(times)
 
 
 def main(argv=None) -> int:
@@ -54,45 +32,31 @@ def main(argv=None) -> int:
         parser.error("give at least two values to compare")
     if args.model.endswith((".cnnrt", ".onnx")) and not os.path.isfile(args.model):
         parser.error(f"no model file {args.model!r}")
-    with tempfile.TemporaryDirectory() as workdir:
-        path = args.model
-        if not path.endswith(".cnnrt"):
-            from cnnrt.bench import prepare
+    from cnnrt.bench import Worker, prepare
 
-            path = prepare(args.model, workdir).cnnrt_path
-        context = mp.get_context("spawn")
+    times: dict[str, list[float]] = {value: [] for value in args.values}
+    with tempfile.TemporaryDirectory() as workdir:
+        prepared = prepare(args.model, workdir)
         workers = []
         try:
             for value in args.values:
-                parent, child = context.Pipe()
-                process = context.Process(target=_worker,
-                                          args=({args.variable: value}, child, path, args.threads, args.per_round))
-                process.start()
-                workers.append((value, parent, process))
-            for value, parent, _ in workers:
-                try:
-                    parent.recv()
-                except EOFError:
-                    print(f"the worker with {args.variable}={value} stopped before its first run (see above)",
-                          file=sys.stderr)
-                    return 1
-            times = {value: [] for value in args.values}
+                workers.append((value, Worker("cnnrt", prepared, args.threads, 1, env={args.variable: value})))
+            for _, worker in workers:
+                worker.run(3)
             for _ in range(args.rounds):
-                for value, parent, _ in workers:
-                    parent.send(True)
-                    times[value] += parent.recv()
+                for value, worker in workers:
+                    times[value] += worker.run(args.per_round)
+        except RuntimeError as error:
+            print(f"{args.model}: {error}", file=sys.stderr)
+            return 1
         finally:
-            for _, parent, process in workers:
-                try:
-                    parent.send(False)
-                except (BrokenPipeError, OSError):
-                    pass
-                process.join(timeout=10)
+            for _, worker in workers:
+                worker.close()
     base = statistics.median(times[args.values[0]])
     print(f"{args.model}: {args.threads} thread(s), {args.rounds} rounds of {args.per_round} runs per value")
     for value in args.values:
         median = statistics.median(times[value])
-        print(f"  {args.variable}={value:<8} median {median * 1e3:8.2f} ms   min {min(times[value]) * 1e3:8.2f} ms"
+        print(f"  {args.variable}={value:<8} median {median:8.2f} ms   min {min(times[value]):8.2f} ms"
               f"   median / first {median / base:5.3f}")
     return 0
 

@@ -150,11 +150,14 @@ def _available(engine: str) -> str:
 
 
 class Worker:
-    def __init__(self, engine: str, prepared: Prepared, threads: int, batch: int):
+    """One engine in its own process; `env` adds variables to its environment
+    (benchmarks/ab_env.py runs cnnrt workers that differ only in one switch)."""
+
+    def __init__(self, engine: str, prepared: Prepared, threads: int, batch: int, env: dict | None = None):
         payload = json.dumps({"cnnrt_path": prepared.cnnrt_path, "onnx_path": prepared.onnx_path,
                               "torch_path": os.path.join(os.path.dirname(prepared.cnnrt_path), f"{prepared.zoo_arch}.pt"),
                               "input_name": prepared.input_name, "input_shape": list(prepared.input_shape)})
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE")
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE", **(env or {}))
         self.engine = engine
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cnnrt.bench", "--worker", engine, payload, str(threads), str(batch)],
