@@ -17,6 +17,7 @@ static const cnnrt_f32_gemm_config variants[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     {cnnrt_f32_gemm_ukernel_6x16__avx2, cnnrt_f32_im2col_packed__avx2, 6, 16, "avx2", "6x16_avx2", CNNRT_ISA_AVX2, 1, cnnrt_f32_gemminc_ukernel_6x16__avx2, cnnrt_f32_gemmep_ukernel_6x16__avx2},
     {cnnrt_f32_gemm_ukernel_6x32__avx512, cnnrt_f32_im2col_packed__avx512, 6, 32, "avx512", "6x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_6x32__avx512, cnnrt_f32_gemmep_ukernel_6x32__avx512},
+    {cnnrt_f32_gemm_ukernel_7x32__avx512, cnnrt_f32_im2col_packed__avx512, 7, 32, "avx512", "7x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_7x32__avx512, cnnrt_f32_gemmep_ukernel_7x32__avx512},
     {cnnrt_f32_gemm_ukernel_8x32__avx512, cnnrt_f32_im2col_packed__avx512, 8, 32, "avx512", "8x32_avx512", CNNRT_ISA_AVX512, 1, cnnrt_f32_gemminc_ukernel_8x32__avx512, cnnrt_f32_gemmep_ukernel_8x32__avx512},
     {cnnrt_f32_gemm_ukernel_12x32__avx512, cnnrt_f32_im2col_packed__avx512, 12, 32, "avx512", "12x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_12x32__avx512, cnnrt_f32_gemmep_ukernel_12x32__avx512},
     {cnnrt_f32_gemm_ukernel_14x32__avx512, cnnrt_f32_im2col_packed__avx512, 14, 32, "avx512", "14x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_14x32__avx512, cnnrt_f32_gemmep_ukernel_14x32__avx512},
@@ -50,6 +51,14 @@ const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_for_level(int lev
     if (variants[i].level == level && variants[i].mr == 14 && variants[i].nr == 32) return &variants[i];
   }
   return cnnrt_f32_gemm_config_for_level(level);
+}
+
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_short_for_level(int level) {
+  const cnnrt_f32_gemm_config* pm = cnnrt_f32_gemm_config_pixel_major_for_level(level);
+  for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+    if (variants[i].level == level && 2 * variants[i].mr == pm->mr && variants[i].nr == pm->nr) return &variants[i];
+  }
+  return pm;
 }
 
 static const cnnrt_f32_gemm_config* chosen;

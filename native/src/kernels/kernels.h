@@ -70,6 +70,8 @@ void cnnrt_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const flo
                                        const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemm_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                          const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemm_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                         const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemm_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                          const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemm_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -87,6 +89,8 @@ void cnnrt_f32_gemminc_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const 
                                           const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                             const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                            const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                             const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -102,6 +106,9 @@ void cnnrt_f32_gemmep_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const f
                                          const float* b, size_t b_stride, float* c, size_t c_stride,
                                          const cnnrt_f32_gemm_epilogue* ep);
 void cnnrt_f32_gemmep_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                           const float* b, size_t b_stride, float* c, size_t c_stride,
+                                           const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_gemmep_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                            const float* b, size_t b_stride, float* c, size_t c_stride,
                                            const cnnrt_f32_gemm_epilogue* ep);
 void cnnrt_f32_gemmep_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -144,6 +151,11 @@ const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_for_level(int level);
  * level's preferred tile. Chosen from the level alone. */
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major(void);
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_for_level(int level);
+/* Its half-height twin for planes whose pixel count is an odd multiple of 7
+ * (7 x 7 = 49 rows: seven whole 7x32 tiles instead of four 14-row tiles, one
+ * half padding): 7x32 with AVX-512, else the pixel-major variant itself. The
+ * same NR, so both read the same packed weights. */
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_short_for_level(int level);
 /* All variants this build has (for tests and benchmarks): *table and the count. */
 size_t cnnrt_f32_gemm_variants(const cnnrt_f32_gemm_config** table);
 

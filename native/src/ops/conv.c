@@ -11,10 +11,10 @@
  * Weights for the GEMM paths are packed into MR-row panels at load time.
  * The GEMM paths run channel-major (rows = output channels, vectors along
  * pixels) or, on small planes where pixel rows of 32 would be mostly padding
- * (7x7, 14x14), pixel-major (rows = tiles of 14 pixels, vectors along output
- * channels, then a transposed store with the epilogue): a fixed rule on the
- * shapes picks the one with less padding for the im2col path
- * (conv_use_pixel_major). The
+ * (7x7, 14x14), pixel-major (rows = tiles of 14 or 7 pixels, vectors along
+ * output channels, k blocks of whole input channels im2col'ed one at a time,
+ * then a transposed store with the epilogue): a fixed rule on the shapes
+ * picks the one with less padding (conv_use_pixel_major). The
  * pixel-major weight panels are packed on the first reshape that needs them.
  * Work is split over output tiles only; every output element is summed over
  * the full reduction in one fixed order, so results do not depend on threads.
@@ -64,11 +64,13 @@ typedef struct conv_state {
    * k-major), packed once by the first reshape that picks this orientation
    * (under pm_lock: the model, and so this state, is shared by sessions). */
   const cnnrt_f32_gemm_config* gemm_pm;
+  const cnnrt_f32_gemm_config* gemm_pm_short; /* half-height tile (same NR) for 49-pixel planes */
   int pixel_major_mode;         /* CNNRT_PIXEL_MAJOR: -1 auto, 0 never, 1 wherever the tile allows */
   pthread_mutex_t pm_lock;
   float* packed_pm;
   size_t packed_pm_group_floats;
   char kernel_pm[64];
+  char kernel_pm_short[64];
   char kernel_gemv[64];
   char simd_kernel[64];         /* depthwise: the name when the SIMD kernel takes the shapes */
   size_t winograd_m;            /* Winograd: output tile m of F(m x m, 3 x 3); weights packed by it */
@@ -86,10 +88,12 @@ typedef struct conv_plan {
   size_t scratch_bytes;          /* per thread, aligned */
   int simd_depthwise;            /* 1: the vector config's depthwise kernel runs */
   int pixel_major;               /* 1: the pixel-major GEMM (plan fields pm_*) */
+  const cnnrt_f32_gemm_config* pm; /* its tile: gemm_pm, or gemm_pm_short where that pads fewer rows */
   int gemv;                      /* 1: a 1x1 convolution of a 1x1 plane as matrix-vector products */
-  size_t pm_tiles, pm_tile_block, pm_tile_blocks;  /* pixel tiles of gemm_pm->mr, per task */
+  size_t pm_tiles, pm_tile_block, pm_tile_blocks;  /* pixel tiles of pm->mr, per task */
   size_t pm_oc_block, pm_oc_blocks;                /* output channels per task (multiple of nr) */
-  size_t pm_a_floats;                               /* scratch: im2col panels, then the C block */
+  size_t pm_a_floats;                               /* scratch: one k block of im2col panels, then the C block */
+  size_t pm_chunk;                                  /* input channels per k block */
   /* Winograd: tasks are (image, block of tile_rows tile rows, channel block). */
   cnnrt_winograd_geometry winograd;
   size_t tile_rows, row_blocks;
@@ -217,9 +221,12 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
   if (state.algorithm == CONV_GEMM_1X1 || state.algorithm == CONV_IM2COL_GEMM) {
     pthread_mutex_init(&result->pm_lock, NULL);
     result->gemm_pm = cnnrt_f32_gemm_config_pixel_major();
+    result->gemm_pm_short = cnnrt_f32_gemm_config_pixel_major_short_for_level(result->gemm_pm->level);
     const char* mode = getenv("CNNRT_PIXEL_MAJOR");
     result->pixel_major_mode = mode == NULL || mode[0] == '\0' ? -1 : mode[0] == '0' ? 0 : 1;
     snprintf(result->kernel_pm, sizeof(result->kernel_pm), "conv%dd_%spm_%s", spatial, kind, result->gemm_pm->name);
+    snprintf(result->kernel_pm_short, sizeof(result->kernel_pm_short), "conv%dd_%spm_%s", spatial, kind,
+             result->gemm_pm_short->name);
     snprintf(result->kernel_gemv, sizeof(result->kernel_gemv), "conv%dd_1x1_gemv_%s", spatial, state.vector->name);
     const size_t reduction = state.in_channels_per_group * kernel_size;
     result->packed_group_floats = cnnrt_f32_gemm_packed_a_floats(out_per_group, reduction, state.gemm->mr);
@@ -248,21 +255,40 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
 /* The fixed rule between the two GEMM orientations: the one whose tiles carry
  * less padding (pixels and channels rounded up to its tile), pixel-major only
  * when clearly better (5 points), with a reduction long enough to pay for the
- * transposed store. CNNRT_PIXEL_MAJOR=0 / 1 turns it off / on wherever the
- * tile shapes differ (for tests and A/B measurements). */
+ * transposed store, for the im2col and the 1x1 paths alike (measured on
+ * ResNet-50's last stages and EfficientNet-B0's 7 x 7 blocks: 3-20% per
+ * layer). Of the two pixel-major tiles, the one that pads fewer rows
+ * (conv_pm_tile: 7 rows for 49-pixel planes). CNNRT_PIXEL_MAJOR=0 / 1 turns
+ * it off / on wherever the tile shapes differ (for tests and A/B
+ * measurements). */
+static const cnnrt_f32_gemm_config* conv_pm_tile(const conv_state* state, size_t pixels) {
+  const cnnrt_f32_gemm_config* pm = state->gemm_pm;
+  const cnnrt_f32_gemm_config* short_tile = state->gemm_pm_short;
+  if (pm == NULL || short_tile == NULL || pixels == 0) return pm;
+  return cnnrt_round_up(pixels, short_tile->mr) < cnnrt_round_up(pixels, pm->mr) ? short_tile : pm;
+}
+
+/* Input channels per k block of the pixel-major GEMM: blocks of whole
+ * channels (about CONV_KC rows of K), each im2col'ed just before its
+ * product, so that only one block of A is live besides the C block. */
+static size_t conv_pm_chunk(const conv_state* state, const conv_plan* plan) {
+  const size_t window = plan->geometry.kernel_h * plan->geometry.kernel_w;
+  size_t chunk = CONV_KC / (window > 0 ? window : 1);
+  if (chunk < 1) chunk = 1;
+  return chunk < state->in_channels_per_group ? chunk : state->in_channels_per_group;
+}
+
 static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) {
   const cnnrt_f32_gemm_config* cm = state->gemm;
-  const cnnrt_f32_gemm_config* pm = state->gemm_pm;
+  const cnnrt_f32_gemm_config* pm = conv_pm_tile(state, plan->pixels);
   if (pm == NULL || state->pixel_major_mode == 0 || (pm->mr == cm->mr && pm->nr == cm->nr)) return 0;
   if (state->pixel_major_mode == 1) return 1;
-  /* Measured (benchmarks/bench_conv.py): the 1x1 path, which reads B in place,
-   * stays ahead even where its tiles carry more padding. */
-  if (state->algorithm != CONV_IM2COL_GEMM) return 0;
   /* Only where one block of tiles takes the whole plane: each further block
    * streams all the weights again (from memory, in a model: ResNet-50's
    * stride-2 layers at 7x7 ran 1.2-1.3x slower so). */
   const size_t tiles = cnnrt_divide_round_up(plan->pixels, pm->mr);
-  if (tiles * pm->mr * (plan->reduction + cnnrt_round_up(state->out_channels / state->groups, pm->nr)) >
+  if (tiles * pm->mr * (conv_pm_chunk(state, plan) * plan->geometry.kernel_h * plan->geometry.kernel_w + pm->nr +
+                        CONV_PM_ROW_PAD) >
       CONV_PM_BUDGET_FLOATS) {
     return 0;
   }
@@ -276,34 +302,41 @@ static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) 
   return pixel_major > channel_major + 0.05;
 }
 
-/* Work split of the pixel-major GEMM: blocks of pixel tiles whose im2col
- * panels fit the per-thread budget, and output-channel blocks when the
- * images' tile blocks alone give too few tasks for the threads. */
+/* Work split of the pixel-major GEMM. A task holds one block of A (a k
+ * block of its tiles' im2col) and its C block in L2: blocks of pixel tiles
+ * (the whole plane wherever the budget allows, so the weights stream once),
+ * then output-channel blocks that fit the rest of the budget, split further
+ * when the tasks are too few for the threads. */
 static void conv_plan_pixel_major(const conv_state* state, conv_plan* plan, int threads) {
-  const cnnrt_f32_gemm_config* pm = state->gemm_pm;
-  const size_t mr = pm->mr, nr = pm->nr, k = plan->reduction;
+  const cnnrt_f32_gemm_config* pm = conv_pm_tile(state, plan->pixels);
+  const size_t mr = pm->mr, nr = pm->nr;
   const size_t out_per_group = state->out_channels / state->groups;
   plan->pixel_major = 1;
+  plan->pm = pm;
+  plan->pm_chunk = conv_pm_chunk(state, plan);
+  const size_t kc = plan->pm_chunk * plan->geometry.kernel_h * plan->geometry.kernel_w;
   plan->pm_tiles = cnnrt_divide_round_up(plan->pixels, mr);
-  /* A block's im2col panels and C tiles stay in L2 across the k blocks
-   * (with more, the C block and the weights' pass spill to L3: measured 1024
-   * channels at 14 x 14, 0.58 -> 0.9 ms). */
-  size_t block = CONV_PM_BUDGET_FLOATS / (mr * (k + cnnrt_round_up(out_per_group, nr)));
+  /* (With blocks past L2 the C block and the weights' pass spill to L3:
+   * measured 1024 channels at 14 x 14, 0.58 -> 0.9 ms.) */
+  size_t block = CONV_PM_BUDGET_FLOATS / (mr * (kc + nr + CONV_PM_ROW_PAD));
   if (block < 1) block = 1;
   if (block > plan->pm_tiles) block = plan->pm_tiles;
   const size_t blocks = cnnrt_divide_round_up(plan->pm_tiles, block);
   plan->pm_tile_block = cnnrt_divide_round_up(plan->pm_tiles, blocks);
   plan->pm_tile_blocks = cnnrt_divide_round_up(plan->pm_tiles, plan->pm_tile_block);
   const size_t panels = cnnrt_divide_round_up(out_per_group, nr);
+  const size_t rows = plan->pm_tile_block * mr;
+  size_t fit = CONV_PM_BUDGET_FLOATS / rows;
+  fit = fit > kc + CONV_PM_ROW_PAD + nr ? (fit - kc - CONV_PM_ROW_PAD) / nr : 1;
+  size_t oc_blocks = cnnrt_divide_round_up(panels, fit);
   const size_t base_tasks = plan->geometry.batch * plan->geometry.groups * plan->pm_tile_blocks;
   const size_t wanted = (size_t)(threads > 1 ? threads : 1) * 2;
-  size_t oc_blocks = 1;
-  if (threads > 1 && base_tasks < wanted) oc_blocks = cnnrt_divide_round_up(wanted, base_tasks);
+  if (threads > 1 && base_tasks * oc_blocks < wanted) oc_blocks = cnnrt_divide_round_up(wanted, base_tasks);
   if (oc_blocks > panels) oc_blocks = panels;
   plan->pm_oc_block = cnnrt_divide_round_up(panels, oc_blocks) * nr;
   plan->pm_oc_blocks = cnnrt_divide_round_up(out_per_group, plan->pm_oc_block);
-  plan->pm_a_floats = cnnrt_round_up(plan->pm_tile_block * mr * k, CNNRT_WORKSPACE_ALIGN / sizeof(float));
-  const size_t c_floats = plan->pm_tile_block * mr * (plan->pm_oc_block + CONV_PM_ROW_PAD);
+  plan->pm_a_floats = cnnrt_round_up(rows * kc, CNNRT_WORKSPACE_ALIGN / sizeof(float));
+  const size_t c_floats = rows * (plan->pm_oc_block + CONV_PM_ROW_PAD);
   plan->scratch_bytes = cnnrt_round_up((plan->pm_a_floats + c_floats) * sizeof(float), CNNRT_WORKSPACE_ALIGN);
 }
 
@@ -458,7 +491,7 @@ static cnnrt_status conv_reshape(const cnnrt_node* node, const void* opaque, con
   info->workspace_bytes = plan.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1);
   info->macs = (uint64_t)g->batch * g->out_channels * plan.pixels * plan.reduction;
   info->kernel = plan.simd_depthwise ? state->simd_kernel
-                 : plan.pixel_major    ? state->kernel_pm
+                 : plan.pixel_major    ? (plan.pm == state->gemm_pm ? state->kernel_pm : state->kernel_pm_short)
                  : plan.gemv           ? state->kernel_gemv
                                        : state->kernel;
   if (plan.pixel_major) {
@@ -771,7 +804,7 @@ static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread
   const conv_state* state = job->state;
   const conv_plan* plan = job->plan;
   const cnnrt_conv2d_geometry* g = &plan->geometry;
-  const cnnrt_f32_gemm_config* gemm = state->gemm_pm;
+  const cnnrt_f32_gemm_config* gemm = plan->pm;
   const size_t mr = gemm->mr, nr = gemm->nr, k = plan->reduction;
   const size_t out_per_group = state->out_channels / state->groups;
   float* scratch = cnnrt_thread_scratch(job->context, plan->scratch_bytes, thread);
@@ -800,9 +833,14 @@ static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread
     const size_t ldc = cnnrt_round_up(oc_end - oc_begin, nr) + CONV_PM_ROW_PAD;
     const float* image = job->x + (n * g->in_channels + group * state->in_channels_per_group) * g->in_h * g->in_w;
     const float* packed_group = state->packed_pm + group * state->packed_pm_group_floats;
-    state->gemm->im2col(g, image, pixel0, pixels, mr, panels);
-    for (size_t k0 = 0; k0 < k; k0 += CONV_KC) {
-      const size_t kc = k - k0 < CONV_KC ? k - k0 : CONV_KC;
+    const size_t window = g->kernel_h * g->kernel_w, plane = g->in_h * g->in_w;
+    cnnrt_conv2d_geometry chunk = *g;
+    chunk.groups = 1;
+    for (size_t c0 = 0; c0 < state->in_channels_per_group; c0 += plan->pm_chunk) {
+      chunk.in_channels = state->in_channels_per_group - c0 < plan->pm_chunk ? state->in_channels_per_group - c0
+                                                                              : plan->pm_chunk;
+      const size_t k0 = c0 * window, kc = chunk.in_channels * window;
+      state->gemm->im2col(&chunk, image + c0 * plane, pixel0, pixels, mr, panels);
       const cnnrt_f32_gemm_ukernel_fn ukernel = k0 == 0 ? gemm->ukernel : gemm->ukernel_inc;
       /* The weight slice (kc x nr) stays in L1 across the block's tiles,
        * whose im2col slices and C tiles stay in L2 (the block's budget). */
@@ -811,7 +849,7 @@ static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread
         const float* b = packed_group + (oc / nr) * k * nr + k0 * nr;
         for (size_t t = 0; t < tiles; t++) {
           const size_t rows = pixels - t * mr < mr ? pixels - t * mr : mr;
-          ukernel(rows, cols, kc, panels + t * k * mr + k0 * mr, b, nr, cblock + t * mr * ldc + (oc - oc_begin), ldc);
+          ukernel(rows, cols, kc, panels + t * kc * mr, b, nr, cblock + t * mr * ldc + (oc - oc_begin), ldc);
         }
       }
     }

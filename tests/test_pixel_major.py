@@ -1,0 +1,72 @@
+"""The pixel-major GEMM through the public API: on small planes (7 x 7,
+14 x 14) the convolutions turn their product around (rows = pixels, vectors
+along output channels) with a tile whose height divides the plane (7x32 for
+49 pixels, 14x32 for 196), in k blocks of whole input channels. Outputs match
+PyTorch and are bit-identical for any thread count; the op tests run every
+conv case with the orientation forced both ways (tests/test_conv_paths.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cnnrt
+from conftest import max_rel_error
+
+
+def _small_plane_net():
+    import torch
+    from torch import nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.expand = nn.Conv2d(64, 300, 1)             # 300 channels: a ragged last panel
+            self.project = nn.Conv2d(300, 64, 1, bias=False)  # k = 300: two k blocks (256 + 44)
+
+        def forward(self, x):
+            return torch.relu(self.project(torch.relu(self.expand(x))) + x)
+
+    torch.manual_seed(11)
+    return nn.Sequential(
+        nn.Conv2d(40, 64, 1),                        # 14 x 14 = 196 pixels: 14x32 tiles, no padding
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, stride=2, padding=1),   # 7 x 7 out, k = 576: 7x32 tiles, 3 k blocks
+        nn.SiLU(),
+        Bottleneck(),
+        nn.Conv2d(64, 128, 3, padding=1, groups=2),  # grouped, k = 288 per group: two k blocks
+        nn.Flatten(),
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def small_plane_file(tmp_path_factory):
+    import torch
+
+    path = tmp_path_factory.mktemp("models") / "small_plane_net.cnnrt"
+    cnnrt.convert(_small_plane_net(), str(path), example_input=torch.zeros(1, 40, 14, 14))
+    return str(path)
+
+
+def test_small_plane_convolutions_match_pytorch(small_plane_file, rng):
+    import torch
+
+    model = cnnrt.load(small_plane_file, threads=1)
+    x = rng.standard_normal((2, 40, 14, 14), dtype=np.float32)
+    y = model.run(x)
+    with torch.no_grad():
+        expected = _small_plane_net()(torch.from_numpy(x)).numpy()
+    assert np.std(expected) > 1e-3
+    assert max_rel_error(y, expected) < 1e-4
+    kernels = [s["kernel"] for s in model.node_stats() if "conv" in s["kernel"]]
+    if any("avx512" in k for k in kernels):
+        # The tiles this CPU level has: the rule picks them by padding alone.
+        assert sum("pm_14x32" in k for k in kernels) == 1, kernels
+        assert sum("pm_7x32" in k for k in kernels) == 4, kernels
+
+
+@pytest.mark.parametrize("threads", [2, 3])
+def test_small_plane_outputs_bit_identical_for_any_thread_count(small_plane_file, rng, threads):
+    x = rng.standard_normal((3, 40, 14, 14), dtype=np.float32)
+    y1 = cnnrt.load(small_plane_file, threads=1).run(x)
+    yn = cnnrt.load(small_plane_file, threads=threads).run(x)
+    assert np.array_equal(y1, yn)
