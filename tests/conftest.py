@@ -86,6 +86,25 @@ def small_cnn_file(tmp_path_factory, small_cnn_model):
     return str(path)
 
 
+def convert_torch(tmp_path_factory, name: str, module, example_shape) -> str:
+    """`module` converted to a .cnnrt file (dynamic batch) in a session temp dir; its path."""
+    import torch
+
+    import cnnrt
+
+    path = tmp_path_factory.mktemp("models") / f"{name}.cnnrt"
+    cnnrt.convert(module, str(path), example_input=torch.zeros(*example_shape))
+    return str(path)
+
+
+def torch_output(module, x: np.ndarray) -> np.ndarray:
+    """PyTorch's output for the float32 batch x."""
+    import torch
+
+    with torch.no_grad():
+        return module(torch.from_numpy(x)).numpy()
+
+
 @pytest.fixture()
 def rng():
     return np.random.default_rng(1234)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import cnnrt
-from conftest import max_rel_error
+from conftest import convert_torch, max_rel_error, torch_output
 
 
 def _small_plane_net():
@@ -40,23 +40,15 @@ def _small_plane_net():
 
 @pytest.fixture(scope="module")
 def small_plane_file(tmp_path_factory):
-    import torch
-
-    path = tmp_path_factory.mktemp("models") / "small_plane_net.cnnrt"
-    cnnrt.convert(_small_plane_net(), str(path), example_input=torch.zeros(1, 40, 14, 14))
-    return str(path)
+    return convert_torch(tmp_path_factory, "small_plane_net", _small_plane_net(), (1, 40, 14, 14))
 
 
 def test_small_plane_convolutions_match_pytorch(small_plane_file, rng):
-    import torch
-
     model = cnnrt.load(small_plane_file, threads=1)
     x = rng.standard_normal((2, 40, 14, 14), dtype=np.float32)
-    y = model.run(x)
-    with torch.no_grad():
-        expected = _small_plane_net()(torch.from_numpy(x)).numpy()
+    expected = torch_output(_small_plane_net(), x)
     assert np.std(expected) > 1e-3
-    assert max_rel_error(y, expected) < 1e-4
+    assert max_rel_error(model.run(x), expected) < 1e-4
     kernels = [s["kernel"] for s in model.node_stats() if "conv" in s["kernel"]]
     if any("avx512" in k for k in kernels):
         # The tiles this CPU level has: the rule picks them by padding alone.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import cnnrt
-from conftest import max_rel_error
+from conftest import convert_torch, max_rel_error, torch_output
 
 
 def _winograd_net():
@@ -38,22 +38,14 @@ def _winograd_net():
 
 @pytest.fixture(scope="module")
 def winograd_net_file(tmp_path_factory):
-    import torch
-
-    path = tmp_path_factory.mktemp("models") / "winograd_net.cnnrt"
-    cnnrt.convert(_winograd_net(), str(path), example_input=torch.zeros(1, 3, 18, 18))
-    return str(path)
+    return convert_torch(tmp_path_factory, "winograd_net", _winograd_net(), (1, 3, 18, 18))
 
 
 def test_winograd_layers_match_pytorch_and_name_their_tile(winograd_net_file, rng):
-    import torch
-
     model = cnnrt.load(winograd_net_file, threads=1)
     x = rng.standard_normal((2, 3, 18, 18), dtype=np.float32)
-    y = model.run(x)
-    with torch.no_grad():
-        expected = _winograd_net()(torch.from_numpy(x)).numpy()
-    assert max_rel_error(y, expected) < 1e-4
+    expected = torch_output(_winograd_net(), x)
+    assert max_rel_error(model.run(x), expected) < 1e-4
     assert np.std(expected) > 1e-3
     kernels = [s["kernel"] for s in model.node_stats() if "conv" in s["kernel"]]
     assert sum("winograd_f43" in k for k in kernels) == 2, kernels
