@@ -466,7 +466,7 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
   const int activation_count = (int)(sizeof(activations) / sizeof(activations[0]));
   /* Which of the AVX-512 kernel's loops (f32-dwconv2d-layout.h) ran, and
    * whether a plane was split into bands. */
-  int modes[3] = {0, 0, 0}, banded = 0;
+  int modes[CNNRT_DWCONV2D_MODES] = {0}, banded = 0;
   int tested = 0;
   for (int trial = 0; trial < 300; trial++) {
     cnnrt_conv2d_geometry g;
@@ -534,9 +534,11 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
   }
   CHECK(listed > 90, "only %d listed depthwise geometries tested", listed);
   if (strcmp(config->name, "avx512") == 0) {
-    CHECK(modes[CNNRT_DWCONV2D_FLAT] > 0 && modes[CNNRT_DWCONV2D_ROWS] > 0 && banded > 0,
-          "avx512 dwconv: the listed shapes must reach the flat (%d) and rows (%d) loops and banded planes (%d)",
-          modes[CNNRT_DWCONV2D_FLAT], modes[CNNRT_DWCONV2D_ROWS], banded);
+    CHECK(modes[CNNRT_DWCONV2D_FLAT] > 0 && modes[CNNRT_DWCONV2D_ROWS] > 0 && modes[CNNRT_DWCONV2D_BLOCKED] > 0 &&
+              banded > 0,
+          "avx512 dwconv: the listed shapes must reach the flat (%d), rows (%d) and channel-blocked (%d) loops and "
+          "banded planes (%d)",
+          modes[CNNRT_DWCONV2D_FLAT], modes[CNNRT_DWCONV2D_ROWS], modes[CNNRT_DWCONV2D_BLOCKED], banded);
   }
   /* Kernels without an unrolled block (the taps loop): 7x7, 3x5, 1x1, stride 1x2. */
   static const size_t odd_kernels[][4] = {{7, 7, 1, 1}, {3, 5, 1, 1}, {1, 1, 2, 2}, {3, 3, 1, 2}, {5, 3, 2, 1}};

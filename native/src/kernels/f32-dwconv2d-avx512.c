@@ -19,6 +19,9 @@
  *    Small planes are double-buffered across channels.
  *  - taps: any other kernel (1x1, 7x7, 3x5, stride 1x2, ...), rows of vectors
  *    with the taps in a loop.
+ * Narrow outputs (at most 8 x 16: the 7x7 planes of the last stages) with
+ * 16 or more channels take a fourth loop, channel-blocked (dw_blocked): 16
+ * channels per vector, so that no lane is empty.
  * Each output sums its taps in (ky, kx) order with fused multiply-adds from
  * zero, taps over the padding adding 0 * w (the reference skips them: only
  * the sign of a zero can differ); bias, residual and activation follow in
@@ -30,6 +33,7 @@
 
 #include "kernels/f32-activation-avx512.h"
 #include "kernels/f32-dwconv2d-layout.h"
+#include "kernels/f32-transpose16-avx512.h"
 #include "kernels/kernels.h"
 
 #define DW_INLINE static inline __attribute__((always_inline))
@@ -455,6 +459,88 @@ DW_FLAT_BAND(dw_flat_5x5s1, 25, 5)
 DW_FLAT_BAND(dw_flat_any, 0, 0)
 
 /* ---- the kernel --------------------------------------------------------- */
+/* The channel-blocked loop (cnnrt_dwconv2d_blocked): per block of 16
+ * channels, the filters and the input plane are transposed (16 x 16 in
+ * registers) into [tap][16] and a zero-padded [row][column][16] window, each
+ * chunk of 8 outputs of a row is 8 accumulators of 16 channels over the taps
+ * in (ky, kx) order, and the transposed store adds bias and residual and applies the
+ * activation (cnnrt_f32_transpose_epilogue__avx512, the epilogue's
+ * arithmetic). A channel's lane computes what the other loops compute for
+ * it, whichever block it falls in. The window's padding is zeroed once by the
+ * caller: each block writes the same in-plane positions. */
+static void dw_blocked(const cnnrt_conv2d_geometry* g, const cnnrt_dwconv2d_layout* l, const float* x,
+                       const float* w, const cnnrt_f32_epilogue_params* e, float* y, size_t n, size_t oc_begin,
+                       size_t oc_end, float* scratch) {
+  enum { COLUMNS = CNNRT_DWCONV2D_BLOCKED_COLUMNS };
+  const size_t taps = g->kernel_h * g->kernel_w, pitch = l->pitch, rows = l->rows;
+  const size_t in_plane = g->in_h * g->in_w, out_plane = g->out_h * g->out_w;
+  float* window = scratch;
+  float* out = window + l->phase_floats;
+  float* filters = out + (out_plane + 15) / 16 * 16 * 16;
+  const size_t pad_top = (size_t)g->pad_top, pad_left = (size_t)g->pad_left;
+  for (size_t c0 = oc_begin; c0 < oc_end; c0 += 16) {
+    const size_t channels = oc_end - c0 < 16 ? oc_end - c0 : 16;
+    __m512 r[16];
+    for (size_t t0 = 0; t0 < taps; t0 += 16) {
+      const size_t count = taps - t0 < 16 ? taps - t0 : 16;
+      const __mmask16 mask = tail_mask(count);
+      for (size_t i = 0; i < 16; i++) {
+        r[i] = i < channels ? _mm512_maskz_loadu_ps(mask, w + (c0 + i) * taps + t0) : _mm512_setzero_ps();
+      }
+      cnnrt_f32_transpose16_avx512(r);
+      for (size_t j = 0; j < count; j++) _mm512_storeu_ps(filters + (t0 + j) * 16, r[j]);
+    }
+    const float* plane = x + (n * g->in_channels + c0) * in_plane;
+    size_t iy = 0, ix = 0;
+    for (size_t p0 = 0; p0 < in_plane; p0 += 16) {
+      const size_t count = in_plane - p0 < 16 ? in_plane - p0 : 16;
+      const __mmask16 mask = tail_mask(count);
+      for (size_t i = 0; i < 16; i++) {
+        r[i] = i < channels ? _mm512_maskz_loadu_ps(mask, plane + i * in_plane + p0) : _mm512_setzero_ps();
+      }
+      cnnrt_f32_transpose16_avx512(r);
+      for (size_t j = 0; j < count; j++) {
+        if (iy + pad_top < rows && ix + pad_left < pitch) {
+          _mm512_storeu_ps(window + ((iy + pad_top) * pitch + ix + pad_left) * 16, r[j]);
+        }
+        if (++ix == g->in_w) ix = 0, iy++;
+      }
+    }
+    for (size_t oy = 0; oy < g->out_h; oy++) {
+      for (size_t ox = 0; ox < g->out_w; ox += COLUMNS) {
+        __m512 acc[COLUMNS];
+        DW_UNROLL for (int i = 0; i < COLUMNS; i++) acc[i] = _mm512_setzero_ps();
+        for (size_t ky = 0; ky < g->kernel_h; ky++) {
+          const float* row = window + ((oy * g->stride_h + ky) * pitch + ox * g->stride_w) * 16;
+          const float* filter = filters + ky * g->kernel_w * 16;
+          for (size_t kx = 0; kx < g->kernel_w; kx++) {
+            const __m512 weight = _mm512_loadu_ps(filter + kx * 16);
+            const float* in = row + kx * 16;
+            if (g->stride_w == 1) {
+              DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
+                acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(in + i * 16), weight, acc[i]);
+              }
+            } else {
+              DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
+                acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(in + i * 32), weight, acc[i]);
+              }
+            }
+          }
+        }
+        float* dst = out + (oy * g->out_w + ox) * 16;
+        DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
+          if (ox + (size_t)i < g->out_w) _mm512_storeu_ps(dst + i * 16, acc[i]);
+        }
+      }
+    }
+    const size_t offset = (n * g->out_channels + c0) * out_plane;
+    cnnrt_f32_transpose_epilogue__avx512(out, 16, out_plane, channels, y + offset, out_plane,
+                                         e->bias != NULL ? e->bias + c0 : NULL,
+                                         e->residual != NULL ? e->residual + offset : NULL, e->activation, e->alpha,
+                                         e->beta);
+  }
+}
+
 void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* g, const float* x, const float* w,
                                 const cnnrt_f32_epilogue_params* e, float* y, size_t n, size_t oc_begin,
                                 size_t oc_end, float* scratch) {
@@ -464,6 +550,10 @@ void cnnrt_f32_dwconv2d__avx512(const cnnrt_conv2d_geometry* g, const float* x, 
   cnnrt_dwconv2d_layout l;
   cnnrt_dwconv2d_layout_make(g, &l);
   memset(scratch, 0, cnnrt_dwconv2d_layout_floats(&l, g) * sizeof(float));
+  if (l.mode == CNNRT_DWCONV2D_BLOCKED) {
+    dw_blocked(g, &l, x, w, e, y, n, oc_begin, oc_end, scratch);
+    return;
+  }
   dw_rows_fn rows = NULL;
   if (l.mode == CNNRT_DWCONV2D_ROWS) {
     if (g->kernel_h == 3) {
