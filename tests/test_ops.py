@@ -391,7 +391,25 @@ def _gemm_id(c: dict) -> str:
             f"-B{'const' if c['const_b'] else 'input'}-a{c['alpha']:.2f}b{c['beta']:.2f}")
 
 
-@pytest.mark.parametrize("case", [pytest.param(c, id=_gemm_id(c)) for c in [_gemm_case(s) for s in range(21)]])
+def _gemv_case(seed: int, k: int, n: int, trans_a: int, c_shape, beta: float = 1.0) -> dict:
+    return {"seed": seed, "m": 1, "k": k, "n": n, "transA": trans_a, "transB": 1, "alpha": 1.0, "beta": beta,
+            "c_shape": c_shape, "const_b": True, "const_c": True}
+
+
+# One row with a constant transposed B (a classifier at batch 1): the
+# matrix-vector kernel, with C as a per-column bias or absent; a broadcast
+# scalar C or beta != 1 keeps the GEMM tile.
+GEMV_CASES = [
+    _gemv_case(100, 100, 70, 0, [70]),
+    _gemv_case(101, 64, 9, 1, [1, 9]),
+    _gemv_case(102, 3, 33, 0, None),
+    _gemv_case(103, 300, 129, 0, [129]),
+    _gemv_case(104, 100, 65, 0, [1, 1]),
+    _gemv_case(105, 17, 65, 0, [65], beta=0.5),
+]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=_gemm_id(c)) for c in [_gemm_case(s) for s in range(21)] + GEMV_CASES])
 def test_gemm(tmp_path, case: dict) -> None:
     rng = np.random.default_rng(case["seed"] + 40_000)
     m, k, n = case["m"], case["k"], case["n"]
@@ -407,7 +425,12 @@ def test_gemm(tmp_path, case: dict) -> None:
     node_inputs = ["A", "B"] + (["C"] if c is not None else [])
     model, feeds = node_model("Gemm", inputs, attrs, initializers=inits, node_inputs=node_inputs)
     ref = R.gemm(a, b, c, alpha=case["alpha"], beta=case["beta"], trans_a=case["transA"], trans_b=case["transB"])
-    check(tmp_path, model, feeds, [ref], f"Gemm {attrs} C={case['c_shape']}", k=k, threads_check=True)
+    loaded = check(tmp_path, model, feeds, [ref], f"Gemm {attrs} C={case['c_shape']}", k=k, threads_check=True)
+    if case in GEMV_CASES:
+        kernel = loaded.node_stats()[0]["kernel"]
+        takes_gemv = case["beta"] == 1.0 and case["c_shape"] in (None, [n], [1, n])
+        if "avx512" in kernel:  # the levels with a SIMD matrix-vector kernel
+            assert ("gemv" in kernel) == takes_gemv, kernel
 
 
 MATMUL_SHAPES = [
