@@ -16,6 +16,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SWITCHES = {
     "pixel_major_everywhere": {"CNNRT_PIXEL_MAJOR": "1"},
     "pixel_major_never": {"CNNRT_PIXEL_MAJOR": "0"},
+    "direct_everywhere": {"CNNRT_CONV_DIRECT": "1"},
+    "direct_never": {"CNNRT_CONV_DIRECT": "0"},
     "winograd_off": {"CNNRT_WINOGRAD": "0"},
     "winograd_f23_everywhere": {"CNNRT_WINOGRAD": "2"},
     "winograd_f43_everywhere": {"CNNRT_WINOGRAD": "4"},

@@ -126,6 +126,44 @@ static void test_gemminc(const cnnrt_f32_gemm_config* g) {
   }
 }
 
+/* The indirect variants (A read from an image through tap offsets, rows
+ * stride S apart) equal gemm / gemminc on the same values packed, bit for
+ * bit, including what they leave untouched outside the mr x nr tile. */
+static void test_igemm(const cnnrt_f32_gemm_config* g) {
+  for (int stride = 1; stride <= 2; stride++) {
+    if (g->igemm[stride - 1] == NULL) continue;
+    CHECK(g->igemminc[stride - 1] != NULL, "%s: igemm without igemminc for stride %d", g->name, stride);
+    if (g->igemminc[stride - 1] == NULL) continue;
+    for (int trial = 0; trial < 200; trial++) {
+      const size_t MR = g->mr, NR = g->nr, c_stride = NR + 5;
+      const size_t k1 = random_size(1, 200), k2 = random_size(0, 200), k = k1 + k2;
+      const size_t mr = trial % 4 == 0 ? MR : random_size(1, MR), nr = trial % 4 == 0 ? NR : random_size(1, NR);
+      const size_t b_stride = trial % 3 == 0 ? NR + random_size(1, 40) : NR;
+      const size_t image_floats = 5000 + MR * (size_t)stride;
+      float* image = malloc(image_floats * sizeof(float));
+      size_t* offsets = malloc(k * sizeof(size_t));
+      float* a = malloc(MR * k * sizeof(float));
+      float* b = malloc((k * b_stride + NR) * sizeof(float));
+      float* want = malloc(MR * c_stride * sizeof(float));
+      float* got = malloc(MR * c_stride * sizeof(float));
+      for (size_t i = 0; i < image_floats; i++) image[i] = random_float();
+      for (size_t p = 0; p < k; p++) {
+        offsets[p] = random_size(0, 5000 - 1);
+        for (size_t i = 0; i < MR; i++) a[p * MR + i] = image[offsets[p] + i * (size_t)stride];
+      }
+      for (size_t i = 0; i < k * b_stride + NR; i++) b[i] = random_float();
+      for (size_t i = 0; i < MR * c_stride; i++) want[i] = got[i] = SENTINEL;
+      g->ukernel(mr, nr, k, a, b, b_stride, want, c_stride);
+      g->igemm[stride - 1](mr, nr, k1, image, offsets, b, b_stride, got, c_stride);
+      if (k2 > 0) g->igemminc[stride - 1](mr, nr, k2, image, offsets + k1, b + k1 * b_stride, b_stride, got, c_stride);
+      CHECK(memcmp(want, got, MR * c_stride * sizeof(float)) == 0,
+            "%s igemm stride %d mr=%zu nr=%zu k=%zu+%zu differs from gemm on the packed values", g->name, stride, mr,
+            nr, k1, k2);
+      free(image), free(offsets), free(a), free(b), free(want), free(got);
+    }
+  }
+}
+
 /* gemmep equals gemm (or gemm + gemminc when accumulating) followed by the
  * reference epilogue, bit for bit, for every clamp the conv path uses, and
  * writes nothing outside the tile. */
@@ -942,6 +980,7 @@ int main(void) {
     test_ukernel(g);
     test_gemm(g);
     test_gemminc(g);
+    test_igemm(g);
     test_gemmep(g);
     test_im2col(g);
     printf("%s %s\n", failures == before ? "ok     " : "FAILED ", g->name);

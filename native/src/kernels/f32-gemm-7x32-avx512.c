@@ -16,6 +16,12 @@
  * registers, by the fused epilogue: + bias[row], + residual, then a clamp to
  * [ep->min, ep->max] written as the reference's Relu/Clip comparisons (NaN
  * passes), so the stored values equal the reference epilogue's bit for bit.
+ *
+ * The igemm / igemminc variants (stride S = 1 or 2) read A straight from an
+ * image instead of packed panels (convolutions without im2col, ops/conv.c):
+ * k step j takes row i's value at a_base[a_offsets[j] + i * S], the offsets
+ * naming each (channel, ky, kx) tap of a zero-padded input and S the
+ * convolution's horizontal stride; otherwise as gemm / gemminc.
  */
 #include <immintrin.h>
 
@@ -434,6 +440,426 @@ void cnnrt_f32_gemmep_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const
     _mm512_storeu_ps(c + 0, vacc6x0);
     _mm512_storeu_ps(c + 16, vacc6x1);
   } else {
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc0x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc1x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc2x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc3x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc4x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc5x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc6x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc6x1);
+  }
+}
+
+void cnnrt_f32_igemm_s1_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                             const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                             size_t c_stride) {
+  __m512 vacc0x0 = _mm512_setzero_ps(), vacc0x1 = _mm512_setzero_ps();
+  __m512 vacc1x0 = _mm512_setzero_ps(), vacc1x1 = _mm512_setzero_ps();
+  __m512 vacc2x0 = _mm512_setzero_ps(), vacc2x1 = _mm512_setzero_ps();
+  __m512 vacc3x0 = _mm512_setzero_ps(), vacc3x1 = _mm512_setzero_ps();
+  __m512 vacc4x0 = _mm512_setzero_ps(), vacc4x1 = _mm512_setzero_ps();
+  __m512 vacc5x0 = _mm512_setzero_ps(), vacc5x1 = _mm512_setzero_ps();
+  __m512 vacc6x0 = _mm512_setzero_ps(), vacc6x1 = _mm512_setzero_ps();
+  for (; k != 0; k--) {
+    const float* a = a_base + *a_offsets++;
+    const __m512 vb0 = _mm512_loadu_ps(b + 0);
+    const __m512 vb1 = _mm512_loadu_ps(b + 16);
+    b += b_stride;
+    const __m512 va0 = _mm512_set1_ps(a[0]);
+    vacc0x0 = _mm512_fmadd_ps(va0, vb0, vacc0x0);
+    vacc0x1 = _mm512_fmadd_ps(va0, vb1, vacc0x1);
+    const __m512 va1 = _mm512_set1_ps(a[1]);
+    vacc1x0 = _mm512_fmadd_ps(va1, vb0, vacc1x0);
+    vacc1x1 = _mm512_fmadd_ps(va1, vb1, vacc1x1);
+    const __m512 va2 = _mm512_set1_ps(a[2]);
+    vacc2x0 = _mm512_fmadd_ps(va2, vb0, vacc2x0);
+    vacc2x1 = _mm512_fmadd_ps(va2, vb1, vacc2x1);
+    const __m512 va3 = _mm512_set1_ps(a[3]);
+    vacc3x0 = _mm512_fmadd_ps(va3, vb0, vacc3x0);
+    vacc3x1 = _mm512_fmadd_ps(va3, vb1, vacc3x1);
+    const __m512 va4 = _mm512_set1_ps(a[4]);
+    vacc4x0 = _mm512_fmadd_ps(va4, vb0, vacc4x0);
+    vacc4x1 = _mm512_fmadd_ps(va4, vb1, vacc4x1);
+    const __m512 va5 = _mm512_set1_ps(a[5]);
+    vacc5x0 = _mm512_fmadd_ps(va5, vb0, vacc5x0);
+    vacc5x1 = _mm512_fmadd_ps(va5, vb1, vacc5x1);
+    const __m512 va6 = _mm512_set1_ps(a[6]);
+    vacc6x0 = _mm512_fmadd_ps(va6, vb0, vacc6x0);
+    vacc6x1 = _mm512_fmadd_ps(va6, vb1, vacc6x1);
+  }
+
+  if (nr == 32) {
+    _mm512_storeu_ps(c + 0, vacc0x0);
+    _mm512_storeu_ps(c + 16, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc1x0);
+    _mm512_storeu_ps(c + 16, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc2x0);
+    _mm512_storeu_ps(c + 16, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc3x0);
+    _mm512_storeu_ps(c + 16, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc4x0);
+    _mm512_storeu_ps(c + 16, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc5x0);
+    _mm512_storeu_ps(c + 16, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc6x0);
+    _mm512_storeu_ps(c + 16, vacc6x1);
+  } else {
+    const size_t n0 = nr > 0 ? (nr - 0 < 16 ? nr - 0 : 16) : 0;
+    const __mmask16 vmask0 = (__mmask16)((1u << n0) - 1u);
+    const size_t n1 = nr > 16 ? (nr - 16 < 16 ? nr - 16 : 16) : 0;
+    const __mmask16 vmask1 = (__mmask16)((1u << n1) - 1u);
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc0x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc1x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc2x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc3x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc4x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc5x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc6x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc6x1);
+  }
+}
+
+void cnnrt_f32_igemminc_s1_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                                const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                                size_t c_stride) {
+  /* Rows past mr start from zero: their results are never stored. */
+  const size_t in0 = nr > 0 ? (nr - 0 < 16 ? nr - 0 : 16) : 0;
+  const __mmask16 vinmask0 = (__mmask16)((1u << in0) - 1u);
+  const size_t in1 = nr > 16 ? (nr - 16 < 16 ? nr - 16 : 16) : 0;
+  const __mmask16 vinmask1 = (__mmask16)((1u << in1) - 1u);
+  __m512 vacc0x0 = mr > 0 ? _mm512_maskz_loadu_ps(vinmask0, c + 0 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc0x1 = mr > 0 ? _mm512_maskz_loadu_ps(vinmask1, c + 0 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc1x0 = mr > 1 ? _mm512_maskz_loadu_ps(vinmask0, c + 1 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc1x1 = mr > 1 ? _mm512_maskz_loadu_ps(vinmask1, c + 1 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc2x0 = mr > 2 ? _mm512_maskz_loadu_ps(vinmask0, c + 2 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc2x1 = mr > 2 ? _mm512_maskz_loadu_ps(vinmask1, c + 2 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc3x0 = mr > 3 ? _mm512_maskz_loadu_ps(vinmask0, c + 3 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc3x1 = mr > 3 ? _mm512_maskz_loadu_ps(vinmask1, c + 3 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc4x0 = mr > 4 ? _mm512_maskz_loadu_ps(vinmask0, c + 4 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc4x1 = mr > 4 ? _mm512_maskz_loadu_ps(vinmask1, c + 4 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc5x0 = mr > 5 ? _mm512_maskz_loadu_ps(vinmask0, c + 5 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc5x1 = mr > 5 ? _mm512_maskz_loadu_ps(vinmask1, c + 5 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc6x0 = mr > 6 ? _mm512_maskz_loadu_ps(vinmask0, c + 6 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc6x1 = mr > 6 ? _mm512_maskz_loadu_ps(vinmask1, c + 6 * c_stride + 16) : _mm512_setzero_ps();
+  for (; k != 0; k--) {
+    const float* a = a_base + *a_offsets++;
+    const __m512 vb0 = _mm512_loadu_ps(b + 0);
+    const __m512 vb1 = _mm512_loadu_ps(b + 16);
+    b += b_stride;
+    const __m512 va0 = _mm512_set1_ps(a[0]);
+    vacc0x0 = _mm512_fmadd_ps(va0, vb0, vacc0x0);
+    vacc0x1 = _mm512_fmadd_ps(va0, vb1, vacc0x1);
+    const __m512 va1 = _mm512_set1_ps(a[1]);
+    vacc1x0 = _mm512_fmadd_ps(va1, vb0, vacc1x0);
+    vacc1x1 = _mm512_fmadd_ps(va1, vb1, vacc1x1);
+    const __m512 va2 = _mm512_set1_ps(a[2]);
+    vacc2x0 = _mm512_fmadd_ps(va2, vb0, vacc2x0);
+    vacc2x1 = _mm512_fmadd_ps(va2, vb1, vacc2x1);
+    const __m512 va3 = _mm512_set1_ps(a[3]);
+    vacc3x0 = _mm512_fmadd_ps(va3, vb0, vacc3x0);
+    vacc3x1 = _mm512_fmadd_ps(va3, vb1, vacc3x1);
+    const __m512 va4 = _mm512_set1_ps(a[4]);
+    vacc4x0 = _mm512_fmadd_ps(va4, vb0, vacc4x0);
+    vacc4x1 = _mm512_fmadd_ps(va4, vb1, vacc4x1);
+    const __m512 va5 = _mm512_set1_ps(a[5]);
+    vacc5x0 = _mm512_fmadd_ps(va5, vb0, vacc5x0);
+    vacc5x1 = _mm512_fmadd_ps(va5, vb1, vacc5x1);
+    const __m512 va6 = _mm512_set1_ps(a[6]);
+    vacc6x0 = _mm512_fmadd_ps(va6, vb0, vacc6x0);
+    vacc6x1 = _mm512_fmadd_ps(va6, vb1, vacc6x1);
+  }
+
+  if (nr == 32) {
+    _mm512_storeu_ps(c + 0, vacc0x0);
+    _mm512_storeu_ps(c + 16, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc1x0);
+    _mm512_storeu_ps(c + 16, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc2x0);
+    _mm512_storeu_ps(c + 16, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc3x0);
+    _mm512_storeu_ps(c + 16, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc4x0);
+    _mm512_storeu_ps(c + 16, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc5x0);
+    _mm512_storeu_ps(c + 16, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc6x0);
+    _mm512_storeu_ps(c + 16, vacc6x1);
+  } else {
+    const size_t n0 = nr > 0 ? (nr - 0 < 16 ? nr - 0 : 16) : 0;
+    const __mmask16 vmask0 = (__mmask16)((1u << n0) - 1u);
+    const size_t n1 = nr > 16 ? (nr - 16 < 16 ? nr - 16 : 16) : 0;
+    const __mmask16 vmask1 = (__mmask16)((1u << n1) - 1u);
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc0x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc1x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc2x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc3x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc4x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc5x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc6x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc6x1);
+  }
+}
+
+void cnnrt_f32_igemm_s2_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                             const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                             size_t c_stride) {
+  __m512 vacc0x0 = _mm512_setzero_ps(), vacc0x1 = _mm512_setzero_ps();
+  __m512 vacc1x0 = _mm512_setzero_ps(), vacc1x1 = _mm512_setzero_ps();
+  __m512 vacc2x0 = _mm512_setzero_ps(), vacc2x1 = _mm512_setzero_ps();
+  __m512 vacc3x0 = _mm512_setzero_ps(), vacc3x1 = _mm512_setzero_ps();
+  __m512 vacc4x0 = _mm512_setzero_ps(), vacc4x1 = _mm512_setzero_ps();
+  __m512 vacc5x0 = _mm512_setzero_ps(), vacc5x1 = _mm512_setzero_ps();
+  __m512 vacc6x0 = _mm512_setzero_ps(), vacc6x1 = _mm512_setzero_ps();
+  for (; k != 0; k--) {
+    const float* a = a_base + *a_offsets++;
+    const __m512 vb0 = _mm512_loadu_ps(b + 0);
+    const __m512 vb1 = _mm512_loadu_ps(b + 16);
+    b += b_stride;
+    const __m512 va0 = _mm512_set1_ps(a[0]);
+    vacc0x0 = _mm512_fmadd_ps(va0, vb0, vacc0x0);
+    vacc0x1 = _mm512_fmadd_ps(va0, vb1, vacc0x1);
+    const __m512 va1 = _mm512_set1_ps(a[2]);
+    vacc1x0 = _mm512_fmadd_ps(va1, vb0, vacc1x0);
+    vacc1x1 = _mm512_fmadd_ps(va1, vb1, vacc1x1);
+    const __m512 va2 = _mm512_set1_ps(a[4]);
+    vacc2x0 = _mm512_fmadd_ps(va2, vb0, vacc2x0);
+    vacc2x1 = _mm512_fmadd_ps(va2, vb1, vacc2x1);
+    const __m512 va3 = _mm512_set1_ps(a[6]);
+    vacc3x0 = _mm512_fmadd_ps(va3, vb0, vacc3x0);
+    vacc3x1 = _mm512_fmadd_ps(va3, vb1, vacc3x1);
+    const __m512 va4 = _mm512_set1_ps(a[8]);
+    vacc4x0 = _mm512_fmadd_ps(va4, vb0, vacc4x0);
+    vacc4x1 = _mm512_fmadd_ps(va4, vb1, vacc4x1);
+    const __m512 va5 = _mm512_set1_ps(a[10]);
+    vacc5x0 = _mm512_fmadd_ps(va5, vb0, vacc5x0);
+    vacc5x1 = _mm512_fmadd_ps(va5, vb1, vacc5x1);
+    const __m512 va6 = _mm512_set1_ps(a[12]);
+    vacc6x0 = _mm512_fmadd_ps(va6, vb0, vacc6x0);
+    vacc6x1 = _mm512_fmadd_ps(va6, vb1, vacc6x1);
+  }
+
+  if (nr == 32) {
+    _mm512_storeu_ps(c + 0, vacc0x0);
+    _mm512_storeu_ps(c + 16, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc1x0);
+    _mm512_storeu_ps(c + 16, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc2x0);
+    _mm512_storeu_ps(c + 16, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc3x0);
+    _mm512_storeu_ps(c + 16, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc4x0);
+    _mm512_storeu_ps(c + 16, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc5x0);
+    _mm512_storeu_ps(c + 16, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc6x0);
+    _mm512_storeu_ps(c + 16, vacc6x1);
+  } else {
+    const size_t n0 = nr > 0 ? (nr - 0 < 16 ? nr - 0 : 16) : 0;
+    const __mmask16 vmask0 = (__mmask16)((1u << n0) - 1u);
+    const size_t n1 = nr > 16 ? (nr - 16 < 16 ? nr - 16 : 16) : 0;
+    const __mmask16 vmask1 = (__mmask16)((1u << n1) - 1u);
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc0x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc1x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc2x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc3x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc4x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc5x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_mask_storeu_ps(c + 0, vmask0, vacc6x0);
+    _mm512_mask_storeu_ps(c + 16, vmask1, vacc6x1);
+  }
+}
+
+void cnnrt_f32_igemminc_s2_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                                const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                                size_t c_stride) {
+  /* Rows past mr start from zero: their results are never stored. */
+  const size_t in0 = nr > 0 ? (nr - 0 < 16 ? nr - 0 : 16) : 0;
+  const __mmask16 vinmask0 = (__mmask16)((1u << in0) - 1u);
+  const size_t in1 = nr > 16 ? (nr - 16 < 16 ? nr - 16 : 16) : 0;
+  const __mmask16 vinmask1 = (__mmask16)((1u << in1) - 1u);
+  __m512 vacc0x0 = mr > 0 ? _mm512_maskz_loadu_ps(vinmask0, c + 0 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc0x1 = mr > 0 ? _mm512_maskz_loadu_ps(vinmask1, c + 0 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc1x0 = mr > 1 ? _mm512_maskz_loadu_ps(vinmask0, c + 1 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc1x1 = mr > 1 ? _mm512_maskz_loadu_ps(vinmask1, c + 1 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc2x0 = mr > 2 ? _mm512_maskz_loadu_ps(vinmask0, c + 2 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc2x1 = mr > 2 ? _mm512_maskz_loadu_ps(vinmask1, c + 2 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc3x0 = mr > 3 ? _mm512_maskz_loadu_ps(vinmask0, c + 3 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc3x1 = mr > 3 ? _mm512_maskz_loadu_ps(vinmask1, c + 3 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc4x0 = mr > 4 ? _mm512_maskz_loadu_ps(vinmask0, c + 4 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc4x1 = mr > 4 ? _mm512_maskz_loadu_ps(vinmask1, c + 4 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc5x0 = mr > 5 ? _mm512_maskz_loadu_ps(vinmask0, c + 5 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc5x1 = mr > 5 ? _mm512_maskz_loadu_ps(vinmask1, c + 5 * c_stride + 16) : _mm512_setzero_ps();
+  __m512 vacc6x0 = mr > 6 ? _mm512_maskz_loadu_ps(vinmask0, c + 6 * c_stride + 0) : _mm512_setzero_ps();
+  __m512 vacc6x1 = mr > 6 ? _mm512_maskz_loadu_ps(vinmask1, c + 6 * c_stride + 16) : _mm512_setzero_ps();
+  for (; k != 0; k--) {
+    const float* a = a_base + *a_offsets++;
+    const __m512 vb0 = _mm512_loadu_ps(b + 0);
+    const __m512 vb1 = _mm512_loadu_ps(b + 16);
+    b += b_stride;
+    const __m512 va0 = _mm512_set1_ps(a[0]);
+    vacc0x0 = _mm512_fmadd_ps(va0, vb0, vacc0x0);
+    vacc0x1 = _mm512_fmadd_ps(va0, vb1, vacc0x1);
+    const __m512 va1 = _mm512_set1_ps(a[2]);
+    vacc1x0 = _mm512_fmadd_ps(va1, vb0, vacc1x0);
+    vacc1x1 = _mm512_fmadd_ps(va1, vb1, vacc1x1);
+    const __m512 va2 = _mm512_set1_ps(a[4]);
+    vacc2x0 = _mm512_fmadd_ps(va2, vb0, vacc2x0);
+    vacc2x1 = _mm512_fmadd_ps(va2, vb1, vacc2x1);
+    const __m512 va3 = _mm512_set1_ps(a[6]);
+    vacc3x0 = _mm512_fmadd_ps(va3, vb0, vacc3x0);
+    vacc3x1 = _mm512_fmadd_ps(va3, vb1, vacc3x1);
+    const __m512 va4 = _mm512_set1_ps(a[8]);
+    vacc4x0 = _mm512_fmadd_ps(va4, vb0, vacc4x0);
+    vacc4x1 = _mm512_fmadd_ps(va4, vb1, vacc4x1);
+    const __m512 va5 = _mm512_set1_ps(a[10]);
+    vacc5x0 = _mm512_fmadd_ps(va5, vb0, vacc5x0);
+    vacc5x1 = _mm512_fmadd_ps(va5, vb1, vacc5x1);
+    const __m512 va6 = _mm512_set1_ps(a[12]);
+    vacc6x0 = _mm512_fmadd_ps(va6, vb0, vacc6x0);
+    vacc6x1 = _mm512_fmadd_ps(va6, vb1, vacc6x1);
+  }
+
+  if (nr == 32) {
+    _mm512_storeu_ps(c + 0, vacc0x0);
+    _mm512_storeu_ps(c + 16, vacc0x1);
+    if (mr == 1) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc1x0);
+    _mm512_storeu_ps(c + 16, vacc1x1);
+    if (mr == 2) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc2x0);
+    _mm512_storeu_ps(c + 16, vacc2x1);
+    if (mr == 3) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc3x0);
+    _mm512_storeu_ps(c + 16, vacc3x1);
+    if (mr == 4) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc4x0);
+    _mm512_storeu_ps(c + 16, vacc4x1);
+    if (mr == 5) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc5x0);
+    _mm512_storeu_ps(c + 16, vacc5x1);
+    if (mr == 6) return;
+    c += c_stride;
+    _mm512_storeu_ps(c + 0, vacc6x0);
+    _mm512_storeu_ps(c + 16, vacc6x1);
+  } else {
+    const size_t n0 = nr > 0 ? (nr - 0 < 16 ? nr - 0 : 16) : 0;
+    const __mmask16 vmask0 = (__mmask16)((1u << n0) - 1u);
+    const size_t n1 = nr > 16 ? (nr - 16 < 16 ? nr - 16 : 16) : 0;
+    const __mmask16 vmask1 = (__mmask16)((1u << n1) - 1u);
     _mm512_mask_storeu_ps(c + 0, vmask0, vacc0x0);
     _mm512_mask_storeu_ps(c + 16, vmask1, vacc0x1);
     if (mr == 1) return;

@@ -17,10 +17,14 @@ static const cnnrt_f32_gemm_config variants[] = {
 #if defined(__x86_64__) || defined(_M_X64)
     {cnnrt_f32_gemm_ukernel_6x16__avx2, cnnrt_f32_im2col_packed__avx2, 6, 16, "avx2", "6x16_avx2", CNNRT_ISA_AVX2, 1, cnnrt_f32_gemminc_ukernel_6x16__avx2, cnnrt_f32_gemmep_ukernel_6x16__avx2},
     {cnnrt_f32_gemm_ukernel_6x32__avx512, cnnrt_f32_im2col_packed__avx512, 6, 32, "avx512", "6x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_6x32__avx512, cnnrt_f32_gemmep_ukernel_6x32__avx512},
-    {cnnrt_f32_gemm_ukernel_7x32__avx512, cnnrt_f32_im2col_packed__avx512, 7, 32, "avx512", "7x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_7x32__avx512, cnnrt_f32_gemmep_ukernel_7x32__avx512},
+    {cnnrt_f32_gemm_ukernel_7x32__avx512, cnnrt_f32_im2col_packed__avx512, 7, 32, "avx512", "7x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_7x32__avx512, cnnrt_f32_gemmep_ukernel_7x32__avx512,
+     {cnnrt_f32_igemm_s1_ukernel_7x32__avx512, cnnrt_f32_igemm_s2_ukernel_7x32__avx512},
+     {cnnrt_f32_igemminc_s1_ukernel_7x32__avx512, cnnrt_f32_igemminc_s2_ukernel_7x32__avx512}},
     {cnnrt_f32_gemm_ukernel_8x32__avx512, cnnrt_f32_im2col_packed__avx512, 8, 32, "avx512", "8x32_avx512", CNNRT_ISA_AVX512, 1, cnnrt_f32_gemminc_ukernel_8x32__avx512, cnnrt_f32_gemmep_ukernel_8x32__avx512},
     {cnnrt_f32_gemm_ukernel_12x32__avx512, cnnrt_f32_im2col_packed__avx512, 12, 32, "avx512", "12x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_12x32__avx512, cnnrt_f32_gemmep_ukernel_12x32__avx512},
-    {cnnrt_f32_gemm_ukernel_14x32__avx512, cnnrt_f32_im2col_packed__avx512, 14, 32, "avx512", "14x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_14x32__avx512, cnnrt_f32_gemmep_ukernel_14x32__avx512},
+    {cnnrt_f32_gemm_ukernel_14x32__avx512, cnnrt_f32_im2col_packed__avx512, 14, 32, "avx512", "14x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_14x32__avx512, cnnrt_f32_gemmep_ukernel_14x32__avx512,
+     {cnnrt_f32_igemm_s1_ukernel_14x32__avx512, cnnrt_f32_igemm_s2_ukernel_14x32__avx512},
+     {cnnrt_f32_igemminc_s1_ukernel_14x32__avx512, cnnrt_f32_igemminc_s2_ukernel_14x32__avx512}},
 #endif
 #if defined(__aarch64__)
     /* 8x8 preferred by register arithmetic (see gen_gemm.py), not yet by a

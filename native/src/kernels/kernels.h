@@ -24,6 +24,12 @@ extern "C" {
  * depend on how work is split between threads. */
 typedef void (*cnnrt_f32_gemm_ukernel_fn)(size_t mr, size_t nr, size_t k, const float* a_packed,
                                           const float* b, size_t b_stride, float* c, size_t c_stride);
+/* The same product with A read from an image (convolutions without im2col):
+ * k step j takes row i's value at a_base[a_offsets[j] + i * S] for the
+ * kernel's stride S; otherwise the gemm / gemminc contract. */
+typedef void (*cnnrt_f32_igemm_ukernel_fn)(size_t mr, size_t nr, size_t k, const float* a_base,
+                                           const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                           size_t c_stride);
 
 /* The fused epilogue a gemmep microkernel applies in registers before its
  * store: C = clamp(((A*B [+ C when accumulate]) + bias[i]) + residual, min, max),
@@ -61,6 +67,9 @@ typedef struct cnnrt_f32_gemm_config {
   /* The same tile with the fused epilogue in registers (NULL: the caller
    * runs the epilogue over C afterwards). */
   cnnrt_f32_gemmep_ukernel_fn ukernel_ep;
+  /* Indirect variants for horizontal strides 1 and 2 ([stride - 1]; NULL
+   * where the tile has none): igemm from zero, igemminc continuing C. */
+  cnnrt_f32_igemm_ukernel_fn igemm[2], igemminc[2];
 } cnnrt_f32_gemm_config;
 
 void cnnrt_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -120,6 +129,30 @@ void cnnrt_f32_gemmep_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, cons
 void cnnrt_f32_gemmep_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                             const float* b, size_t b_stride, float* c, size_t c_stride,
                                             const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_igemm_s1_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                             const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                             size_t c_stride);
+void cnnrt_f32_igemminc_s1_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                                const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                                size_t c_stride);
+void cnnrt_f32_igemm_s2_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                             const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                             size_t c_stride);
+void cnnrt_f32_igemminc_s2_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                                const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                                size_t c_stride);
+void cnnrt_f32_igemm_s1_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                              const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                              size_t c_stride);
+void cnnrt_f32_igemminc_s1_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                                 const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                                 size_t c_stride);
+void cnnrt_f32_igemm_s2_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                              const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                              size_t c_stride);
+void cnnrt_f32_igemminc_s2_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
+                                                 const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                                 size_t c_stride);
 
 /* aarch64 NEON kernels (files *-neon.c, built for aarch64 only). The GEMM
  * tiles are generated from gen/f32-gemm-neon.c.in; the depthwise and epilogue

@@ -33,6 +33,14 @@ TILES = [
     (14, 32, "avx512"),
 ]
 
+# The pixel-major tiles also get igemm variants (A read from a padded image
+# through per-tap offsets: convolutions without im2col), for horizontal
+# strides 1 and 2.
+INDIRECT_TILES = [
+    (7, 32, "avx512"),
+    (14, 32, "avx512"),
+]
+
 # NEON (aarch64) has 32 registers of 4 floats: 8x8 uses 16 accumulators + 2 B
 # vectors + 2 A vectors; 6x16 uses 24 + 4 + 2 (one A vector is a 64-bit half).
 NEON_TILES = [
@@ -58,7 +66,8 @@ def main() -> int:
     with open(os.path.join(HERE, "f32-gemm.c.in")) as f:
         template = f.read()
     for mr, nr, isa in TILES:
-        text = xngen.expand(template, {"MR": mr, "NR": nr, "ISA": isa})
+        indirect = (mr, nr, isa) in INDIRECT_TILES
+        text = xngen.expand(template, {"MR": mr, "NR": nr, "ISA": isa, "INDIRECT": indirect})
         path = os.path.join(KERNELS, f"f32-gemm-{mr}x{nr}-{isa}.c")
         with open(path, "w") as f:
             f.write(text)
