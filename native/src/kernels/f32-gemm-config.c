@@ -20,6 +20,7 @@ static const cnnrt_f32_gemm_config variants[] = {
     {cnnrt_f32_gemm_ukernel_7x32__avx512, cnnrt_f32_im2col_packed__avx512, 7, 32, "avx512", "7x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_7x32__avx512, cnnrt_f32_gemmep_ukernel_7x32__avx512,
      {cnnrt_f32_igemm_s1_ukernel_7x32__avx512, cnnrt_f32_igemm_s2_ukernel_7x32__avx512},
      {cnnrt_f32_igemminc_s1_ukernel_7x32__avx512, cnnrt_f32_igemminc_s2_ukernel_7x32__avx512}},
+    {cnnrt_f32_gemm_ukernel_8x16__avx512, cnnrt_f32_im2col_packed__avx512, 8, 16, "avx512", "8x16_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_8x16__avx512, cnnrt_f32_gemmep_ukernel_8x16__avx512},
     {cnnrt_f32_gemm_ukernel_8x32__avx512, cnnrt_f32_im2col_packed__avx512, 8, 32, "avx512", "8x32_avx512", CNNRT_ISA_AVX512, 1, cnnrt_f32_gemminc_ukernel_8x32__avx512, cnnrt_f32_gemmep_ukernel_8x32__avx512},
     {cnnrt_f32_gemm_ukernel_12x32__avx512, cnnrt_f32_im2col_packed__avx512, 12, 32, "avx512", "12x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_12x32__avx512, cnnrt_f32_gemmep_ukernel_12x32__avx512},
     {cnnrt_f32_gemm_ukernel_14x32__avx512, cnnrt_f32_im2col_packed__avx512, 14, 32, "avx512", "14x32_avx512", CNNRT_ISA_AVX512, 0, cnnrt_f32_gemminc_ukernel_14x32__avx512, cnnrt_f32_gemmep_ukernel_14x32__avx512,
@@ -63,6 +64,16 @@ const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_short_for_level(i
     if (variants[i].level == level && 2 * variants[i].mr == pm->mr && variants[i].nr == pm->nr) return &variants[i];
   }
   return pm;
+}
+
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_narrow(const cnnrt_f32_gemm_config* config) {
+  for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+    if (variants[i].level == config->level && variants[i].mr == config->mr && 2 * variants[i].nr == config->nr &&
+        variants[i].ukernel_ep != NULL) {
+      return &variants[i];
+    }
+  }
+  return NULL;
 }
 
 static const cnnrt_f32_gemm_config* chosen;

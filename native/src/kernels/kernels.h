@@ -81,6 +81,8 @@ void cnnrt_f32_gemm_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const f
                                          const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemm_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                          const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemm_ukernel_8x16__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                         const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemm_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                          const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemm_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -100,6 +102,8 @@ void cnnrt_f32_gemminc_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, cons
                                             const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                             const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_8x16__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                            const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                             const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -118,6 +122,9 @@ void cnnrt_f32_gemmep_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const
                                            const float* b, size_t b_stride, float* c, size_t c_stride,
                                            const cnnrt_f32_gemm_epilogue* ep);
 void cnnrt_f32_gemmep_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                           const float* b, size_t b_stride, float* c, size_t c_stride,
+                                           const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_gemmep_ukernel_8x16__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                            const float* b, size_t b_stride, float* c, size_t c_stride,
                                            const cnnrt_f32_gemm_epilogue* ep);
 void cnnrt_f32_gemmep_ukernel_8x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -189,6 +196,9 @@ const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_for_level(int lev
  * half padding): 7x32 with AVX-512, else the pixel-major variant itself. The
  * same NR, so both read the same packed weights. */
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_short_for_level(int level);
+/* The half-width twin of `config` (same MR and level, NR / 2: 8x16 for
+ * 8x32), for the last pixel strip of a plane when it fits; NULL if none. */
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_narrow(const cnnrt_f32_gemm_config* config);
 /* All variants this build has (for tests and benchmarks): *table and the count. */
 size_t cnnrt_f32_gemm_variants(const cnnrt_f32_gemm_config** table);
 

@@ -56,6 +56,7 @@ typedef struct conv_state {
   const float* bias;
   int algorithm;
   const cnnrt_f32_gemm_config* gemm;
+  const cnnrt_f32_gemm_config* gemm_narrow; /* half-width twin for a plane's last pixel strip, or NULL */
   const cnnrt_f32_vector_config* vector; /* SIMD depthwise and epilogue kernels (NULL entries: reference) */
   float* packed_weights;        /* groups panels sets of packed_group_floats */
   size_t packed_group_floats;
@@ -185,6 +186,7 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
     state.bias = b->data;
   }
   state.gemm = cnnrt_f32_gemm_config_get();
+  state.gemm_narrow = cnnrt_f32_gemm_config_narrow(state.gemm);
   state.vector = cnnrt_f32_vector_config_get();
   const size_t out_per_group = state.out_channels / state.groups;
   const size_t kernel_size = (size_t)(state.window.kernel[0] * state.window.kernel[1]);
@@ -309,8 +311,13 @@ static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) 
   const size_t out_per_group = state->out_channels / state->groups;
   const size_t pixels = plan->pixels;
   if (plan->reduction < 32 || pixels == 0) return 0;
-  const double channel_major = (double)pixels / (double)cnnrt_round_up(pixels, cm->nr) * (double)out_per_group /
-                               (double)cnnrt_round_up(out_per_group, cm->mr);
+  /* Channel-major strips of NR, the last one half as wide where it fits. */
+  size_t strips = cnnrt_round_up(pixels, cm->nr);
+  if (state->gemm_narrow != NULL && pixels % cm->nr != 0 && pixels % cm->nr <= state->gemm_narrow->nr) {
+    strips = pixels / cm->nr * cm->nr + state->gemm_narrow->nr;
+  }
+  const double channel_major =
+      (double)pixels / (double)strips * (double)out_per_group / (double)cnnrt_round_up(out_per_group, cm->mr);
   const double pixel_major = (double)pixels / (double)cnnrt_round_up(pixels, pm->mr) * (double)out_per_group /
                              (double)cnnrt_round_up(out_per_group, pm->nr);
   /* The 1x1 path reads B in place where the pixel-major one im2cols it and
@@ -811,7 +818,6 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
     const cnnrt_f32_activation_fn activation = state->vector->activation;
     for (size_t k0 = 0; k0 < k; k0 += CONV_KC) {
       const size_t kc = k - k0 < CONV_KC ? k - k0 : CONV_KC;
-      const cnnrt_f32_gemm_ukernel_fn ukernel = k0 == 0 ? gemm->ukernel : gemm->ukernel_inc;
       const int last = k0 + kc == k;
       const int fused = last && gemm->ukernel_ep != NULL;
       ep.accumulate = k0 != 0;
@@ -824,6 +830,12 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
       const size_t oc_chunk_end = oc_chunk + mc < oc_end ? oc_chunk + mc : oc_end;
       for (size_t j = 0; j < pixels; j += nr) {
         const size_t cols = pixels - j < nr ? pixels - j : nr;
+        /* A last strip that fits the half-width tile runs it (same weight
+         * panels, B read with the same stride): 196 pixels pad to 208, not
+         * 224. */
+        const cnnrt_f32_gemm_config* tile =
+            state->gemm_narrow != NULL && cols <= state->gemm_narrow->nr ? state->gemm_narrow : gemm;
+        const cnnrt_f32_gemm_ukernel_fn strip_kernel = k0 == 0 ? tile->ukernel : tile->ukernel_inc;
         for (size_t oc = oc_chunk; oc < oc_chunk_end; oc += mr) {
           const size_t rows = oc_chunk_end - oc < mr ? oc_chunk_end - oc : mr;
           const float* a = packed_group + k0 * rows_rounded + oc * kc;
@@ -858,7 +870,7 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
                 __builtin_prefetch(c + i * plan->pixels + nr + 16, 1, 3);
               }
             }
-            gemm->ukernel_ep(rows, cols, kc, a, b, b_stride, c, plan->pixels, &ep);
+            tile->ukernel_ep(rows, cols, kc, a, b, b_stride, c, plan->pixels, &ep);
             if (post_activation != CNNRT_ACT_NONE) {
               for (size_t i = 0; i < rows; i++) {
                 float* row = c + i * plan->pixels;
@@ -870,7 +882,7 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
               }
             }
           } else {
-            ukernel(rows, cols, kc, a, b, b_stride, c, plan->pixels);
+            strip_kernel(rows, cols, kc, a, b, b_stride, c, plan->pixels);
             if (last) conv_epilogue(job, n, channel, rows, pixel0 + j, cols);
           }
         }

@@ -23,11 +23,14 @@ KERNELS = os.path.dirname(HERE)
 # (MR, NR, ISA). AVX2 has 16 vector registers: 6x16 uses 12 accumulators + 2
 # B vectors + 1 broadcast. AVX-512 has 32: 8x32 uses 16 + 2 (the broadcast is
 # an FMA memory operand); 14x32 uses 28 + 2; 7x32 (14 + 2) is the
-# pixel-major tile for planes of 7 x 7 (49 rows: seven whole tiles).
+# pixel-major tile for planes of 7 x 7 (49 rows: seven whole tiles); 8x16
+# (8 + 1) is 8x32's half-width twin for the last pixel strip of a plane
+# (196 = 6 x 32 + 4 pixels: 16 lanes instead of 32 for the last 4).
 TILES = [
     (6, 16, "avx2"),
     (6, 32, "avx512"),
     (7, 32, "avx512"),
+    (8, 16, "avx512"),
     (8, 32, "avx512"),
     (12, 32, "avx512"),
     (14, 32, "avx512"),
