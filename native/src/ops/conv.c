@@ -48,6 +48,8 @@ enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM, CONV_WINOGR
 #define CONV_MC_FLOATS (128 * 1024)
 #define CONV_PM_BUDGET_FLOATS (192 * 1024)
 #define CONV_PM_ROW_PAD 16
+/* The direct path's padded copy of one image, at most (4 MiB). */
+#define CONV_DIRECT_BUDGET_FLOATS (1024 * 1024)
 
 typedef struct conv_state {
   cnnrt_window window;
@@ -337,6 +339,12 @@ static const cnnrt_f32_gemm_config* conv_direct_tile(const conv_state* state, co
       state->gemm_pm == NULL || g->stride_w < 1 || g->stride_w > 2 || g->out_w == 0) {
     return NULL;
   }
+  /* The padded copy of one image lives in the workspace beside the
+   * activations: bounded like the im2col tiles, so that large inputs (a
+   * segmentation net at 1024 x 1024) keep im2col's small footprint. */
+  const size_t padded_rows = (g->out_h - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+  const size_t padded_columns = (g->out_w + 13 - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1; /* at most */
+  if (g->in_channels * padded_rows * padded_columns > CONV_DIRECT_BUDGET_FLOATS) return NULL;
   const cnnrt_f32_gemm_config* best = NULL;
   const cnnrt_f32_gemm_config* tiles[2] = {state->gemm_pm, state->gemm_pm_short};
   for (int i = 0; i < 2; i++) {
