@@ -358,24 +358,16 @@ static const cnnrt_f32_gemm_config* conv_direct_tile(const conv_state* state, co
 /* The fixed rule for the direct path: windows larger than 1x1 whose row
  * tiles are at least 85% full (the stems and strided 3x3 layers of the zoo's
  * ResNets and mobile nets), as it trades the im2col copy (K floats per
- * pixel) for a padded copy of the input (measured 1.04-1.33x faster on
+ * pixel) for a padded copy of the input (measured 1.04-1.22x faster on
  * ResNet-50's stem and stride-2 3x3 shapes). A strided 1x1 convolution keeps
  * im2col, which copies only the pixels it reads (a quarter of the input at
- * stride 2; direct was 1.1-1.2x slower); so does a short reduction (K < 64:
- * the 3x3 stems of the mobile nets and SqueezeNet, 1.2-1.35x faster
- * channel-major, whose im2col copy is small next to its output) unless its
- * activation is one that channel-major applies in a second pass over the
- * output (SiLU and the other non-clamp ones: EfficientNet-B0's stem, 0.33 ->
- * 0.22 ms direct). CNNRT_CONV_DIRECT=0 / 1 turns it off / on wherever a tile
- * takes the stride. */
-static int conv_use_direct(const conv_state* state, const conv_plan* plan, const cnnrt_f32_gemm_config* tile,
-                           int activation) {
+ * stride 2; direct was 1.1-1.2x slower). CNNRT_CONV_DIRECT=0 / 1 turns it
+ * off / on wherever a tile takes the stride. */
+static int conv_use_direct(const conv_state* state, const conv_plan* plan, const cnnrt_f32_gemm_config* tile) {
   if (tile == NULL) return 0;
   if (state->direct_mode == 1) return 1;
   const cnnrt_conv2d_geometry* g = &plan->geometry;
   if (g->kernel_h * g->kernel_w < 2) return 0;
-  const int clamp = activation == CNNRT_ACT_NONE || activation == CNNRT_ACT_RELU || activation == CNNRT_ACT_CLIP;
-  if (plan->reduction < 64 && clamp) return 0;
   return (double)g->out_w / (double)cnnrt_round_up(g->out_w, tile->mr) >= 0.85;
 }
 
@@ -560,7 +552,7 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
       /* One pixel: the GEMM's tiles would be 31/32 padding. */
       plan->gemv = 1;
       plan->scratch_bytes = 0;
-    } else if (conv_use_direct(state, plan, conv_direct_tile(state, plan), node->epilogue.activation)) {
+    } else if (conv_use_direct(state, plan, conv_direct_tile(state, plan))) {
       conv_plan_pixel_major(state, plan, threads, conv_direct_tile(state, plan), 1);
     } else if (conv_use_pixel_major(state, plan)) {
       conv_plan_pixel_major(state, plan, threads, conv_pm_tile(state, plan->pixels), 0);
