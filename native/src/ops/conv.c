@@ -70,12 +70,10 @@ typedef struct conv_state {
   const cnnrt_f32_gemm_config* gemm_pm_short; /* half-height tile (same NR) for 49-pixel planes */
   int pixel_major_mode;         /* CNNRT_PIXEL_MAJOR: -1 auto, 0 never, 1 wherever the tile allows */
   int direct_mode;              /* CNNRT_CONV_DIRECT: -1 auto, 0 never, 1 wherever a tile takes the stride */
-  char kernel_direct[64], kernel_direct_short[64];
   pthread_mutex_t pm_lock;
   float* packed_pm;
   size_t packed_pm_group_floats;
-  char kernel_pm[64];
-  char kernel_pm_short[64];
+  char kernel_pm[2][2][64];     /* pixel-major names: [direct][the short tile] */
   char kernel_gemv[64];
   char simd_kernel[64];         /* depthwise: the name when the SIMD kernel takes the shapes */
   size_t winograd_m;            /* Winograd: output tile m of F(m x m, 3 x 3); weights packed by it */
@@ -238,13 +236,13 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
     result->pixel_major_mode = mode == NULL || mode[0] == '\0' ? -1 : mode[0] == '0' ? 0 : 1;
     const char* direct = getenv("CNNRT_CONV_DIRECT");
     result->direct_mode = direct == NULL || direct[0] == '\0' ? -1 : direct[0] == '0' ? 0 : 1;
-    snprintf(result->kernel_direct, sizeof(result->kernel_direct), "conv%dd_direct_pm_%s", spatial,
-             result->gemm_pm->name);
-    snprintf(result->kernel_direct_short, sizeof(result->kernel_direct_short), "conv%dd_direct_pm_%s", spatial,
-             result->gemm_pm_short->name);
-    snprintf(result->kernel_pm, sizeof(result->kernel_pm), "conv%dd_%spm_%s", spatial, kind, result->gemm_pm->name);
-    snprintf(result->kernel_pm_short, sizeof(result->kernel_pm_short), "conv%dd_%spm_%s", spatial, kind,
-             result->gemm_pm_short->name);
+    for (int direct = 0; direct < 2; direct++) {
+      for (int short_tile = 0; short_tile < 2; short_tile++) {
+        snprintf(result->kernel_pm[direct][short_tile], sizeof(result->kernel_pm[direct][short_tile]),
+                 "conv%dd_%spm_%s", spatial, direct ? "direct_" : kind,
+                 (short_tile ? result->gemm_pm_short : result->gemm_pm)->name);
+      }
+    }
     snprintf(result->kernel_gemv, sizeof(result->kernel_gemv), "conv%dd_1x1_gemv_%s", spatial, state.vector->name);
     const size_t reduction = state.in_channels_per_group * kernel_size;
     result->packed_group_floats = cnnrt_f32_gemm_packed_a_floats(out_per_group, reduction, state.gemm->mr);
@@ -330,6 +328,13 @@ static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) 
   return pixel_major > channel_major + margin;
 }
 
+/* The direct path's padded copy of one channel for tiles of mr pixels that
+ * never cross output rows: the rows and columns every tile reads. */
+static void conv_direct_padded(const cnnrt_conv2d_geometry* g, size_t mr, size_t* rows, size_t* columns) {
+  *rows = (g->out_h - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
+  *columns = (cnnrt_round_up(g->out_w, mr) - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+}
+
 /* The direct path's tile: of the pixel-major tiles with an indirect kernel
  * for this horizontal stride, the one that pads output rows least (tiles
  * never cross rows); NULL when none applies or it is switched off. */
@@ -339,18 +344,20 @@ static const cnnrt_f32_gemm_config* conv_direct_tile(const conv_state* state, co
       state->gemm_pm == NULL || g->stride_w < 1 || g->stride_w > 2 || g->out_w == 0) {
     return NULL;
   }
-  /* The padded copy of one image lives in the workspace beside the
-   * activations: bounded like the im2col tiles, so that large inputs (a
-   * segmentation net at 1024 x 1024) keep im2col's small footprint. */
-  const size_t padded_rows = (g->out_h - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
-  const size_t padded_columns = (g->out_w + 13 - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1; /* at most */
-  if (g->in_channels * padded_rows * padded_columns > CONV_DIRECT_BUDGET_FLOATS) return NULL;
   const cnnrt_f32_gemm_config* best = NULL;
   const cnnrt_f32_gemm_config* tiles[2] = {state->gemm_pm, state->gemm_pm_short};
   for (int i = 0; i < 2; i++) {
     const cnnrt_f32_gemm_config* t = tiles[i];
     if (t == NULL || t->igemm[g->stride_w - 1] == NULL || t->igemminc[g->stride_w - 1] == NULL) continue;
     if (best == NULL || cnnrt_round_up(g->out_w, t->mr) < cnnrt_round_up(g->out_w, best->mr)) best = t;
+  }
+  /* The padded copy of one image lives in the workspace beside the
+   * activations: bounded like the im2col tiles, so that large inputs (a
+   * segmentation net at 1024 x 1024) keep im2col's small footprint. */
+  if (best != NULL) {
+    size_t rows, columns;
+    conv_direct_padded(g, best->mr, &rows, &columns);
+    if (g->in_channels * rows * columns > CONV_DIRECT_BUDGET_FLOATS) return NULL;
   }
   return best;
 }
@@ -391,8 +398,7 @@ static void conv_plan_pixel_major(const conv_state* state, conv_plan* plan, int 
   if (direct) {
     plan->row_tiles = cnnrt_divide_round_up(g->out_w, mr);
     plan->pm_tiles = g->out_h * plan->row_tiles;
-    plan->padded_h = (g->out_h - 1) * g->stride_h + (g->kernel_h - 1) * g->dilation_h + 1;
-    plan->padded_w = (plan->row_tiles * mr - 1) * g->stride_w + (g->kernel_w - 1) * g->dilation_w + 1;
+    conv_direct_padded(g, mr, &plan->padded_h, &plan->padded_w);
     plan->shared_bytes =
         cnnrt_round_up(g->in_channels * plan->padded_h * plan->padded_w * sizeof(float), CNNRT_WORKSPACE_ALIGN);
   } else {
@@ -548,12 +554,13 @@ static cnnrt_status conv_plan_make(const cnnrt_node* node, const conv_state* sta
     plan->channel_blocks = cnnrt_divide_round_up(out_per_group, plan->channel_block);
     size_t floats = state->algorithm == CONV_IM2COL_GEMM ? plan->reduction * tile : plan->reduction * nr;
     plan->scratch_bytes = cnnrt_round_up(floats * sizeof(float), CNNRT_WORKSPACE_ALIGN);
+    const cnnrt_f32_gemm_config* direct_tile = conv_direct_tile(state, plan);
     if (state->algorithm == CONV_GEMM_1X1 && plan->pixels == 1 && g->groups == 1 && state->vector->gemv != NULL) {
       /* One pixel: the GEMM's tiles would be 31/32 padding. */
       plan->gemv = 1;
       plan->scratch_bytes = 0;
-    } else if (conv_use_direct(state, plan, conv_direct_tile(state, plan))) {
-      conv_plan_pixel_major(state, plan, threads, conv_direct_tile(state, plan), 1);
+    } else if (conv_use_direct(state, plan, direct_tile)) {
+      conv_plan_pixel_major(state, plan, threads, direct_tile, 1);
     } else if (conv_use_pixel_major(state, plan)) {
       conv_plan_pixel_major(state, plan, threads, conv_pm_tile(state, plan->pixels), 0);
     }
@@ -588,8 +595,7 @@ static cnnrt_status conv_reshape(const cnnrt_node* node, const void* opaque, con
   info->workspace_bytes = plan.scratch_bytes * (size_t)(info->threads > 1 ? info->threads : 1) + plan.shared_bytes;
   info->macs = (uint64_t)g->batch * g->out_channels * plan.pixels * plan.reduction;
   info->kernel = plan.simd_depthwise ? state->simd_kernel
-                 : plan.pm_direct      ? (plan.pm == state->gemm_pm ? state->kernel_direct : state->kernel_direct_short)
-                 : plan.pixel_major    ? (plan.pm == state->gemm_pm ? state->kernel_pm : state->kernel_pm_short)
+                 : plan.pixel_major    ? state->kernel_pm[plan.pm_direct][plan.pm != state->gemm_pm]
                  : plan.gemv           ? state->kernel_gemv
                                        : state->kernel;
   if (plan.pixel_major) {
@@ -956,26 +962,26 @@ static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread
     const size_t padded_plane = plan->padded_h * plan->padded_w;
     const float* padded = plan->pm_direct ? job->padded + group * state->in_channels_per_group * padded_plane : NULL;
     size_t* offsets = (size_t*)panels;
+    if (plan->pm_direct) {
+      /* Tap (channel, ky, kx) of a k block: its offset in the padded copy
+       * from a tile's first input pixel in the block's first channel (the
+       * same for every block). */
+      size_t* o = offsets;
+      for (size_t c = 0; c < plan->pm_chunk; c++) {
+        for (size_t ky = 0; ky < g->kernel_h; ky++) {
+          for (size_t kx = 0; kx < g->kernel_w; kx++) {
+            *o++ = c * padded_plane + ky * g->dilation_h * plan->padded_w + kx * g->dilation_w;
+          }
+        }
+      }
+    }
     cnnrt_conv2d_geometry chunk = *g;
     chunk.groups = 1;
     for (size_t c0 = 0; c0 < state->in_channels_per_group; c0 += plan->pm_chunk) {
       chunk.in_channels = state->in_channels_per_group - c0 < plan->pm_chunk ? state->in_channels_per_group - c0
                                                                               : plan->pm_chunk;
       const size_t k0 = c0 * window, kc = chunk.in_channels * window;
-      if (plan->pm_direct) {
-        /* Tap (channel, ky, kx) of the block: its offset in the padded copy
-         * from a tile's first input pixel. */
-        size_t* o = offsets;
-        for (size_t c = c0; c < c0 + chunk.in_channels; c++) {
-          for (size_t ky = 0; ky < g->kernel_h; ky++) {
-            for (size_t kx = 0; kx < g->kernel_w; kx++) {
-              *o++ = c * padded_plane + ky * g->dilation_h * plan->padded_w + kx * g->dilation_w;
-            }
-          }
-        }
-      } else {
-        state->gemm->im2col(&chunk, image + c0 * plane, pixel0, pixels, mr, panels);
-      }
+      if (!plan->pm_direct) state->gemm->im2col(&chunk, image + c0 * plane, pixel0, pixels, mr, panels);
       /* The weight slice (kc x nr) stays in L1 across the block's tiles,
        * whose im2col slices (or input rows) and C tiles stay in L2 (the
        * block's budget). */
@@ -988,7 +994,7 @@ static void conv_gemm_pm_task(void* opaque, size_t begin, size_t end, int thread
           for (size_t t = tile0; t < tile0 + tiles; t++) {
             const size_t oy = t / plan->row_tiles, ox = t % plan->row_tiles * mr;
             const size_t rows = g->out_w - ox < mr ? g->out_w - ox : mr;
-            const float* base = padded + oy * g->stride_h * plan->padded_w + ox * g->stride_w;
+            const float* base = padded + c0 * padded_plane + oy * g->stride_h * plan->padded_w + ox * g->stride_w;
             float* c = cblock + (oy * g->out_w + ox - pixel0) * ldc + (oc - oc_begin);
             ukernel(rows, cols, kc, base, offsets, b, nr, c, ldc);
           }
@@ -1027,31 +1033,10 @@ static void conv_pad_task(void* opaque, size_t begin, size_t end, int thread) {
         memset(out, 0, plan->padded_w * sizeof(float));
         continue;
       }
-      const size_t left = pad_left < plan->padded_w ? pad_left : plan->padded_w;
-      memset(out, 0, left * sizeof(float));
+      memset(out, 0, pad_left * sizeof(float)); /* copy > 0: pad_left < padded_w */
       memcpy(out + pad_left, plane + (r - pad_top) * g->in_w, copy * sizeof(float));
       memset(out + pad_left + copy, 0, (plan->padded_w - pad_left - copy) * sizeof(float));
     }
-  }
-  (void)thread;
-}
-
-/* Matrix-vector products: tasks are (image, block of CONV_GEMV_ROWS output channels). */
-#define CONV_GEMV_ROWS 64
-static void conv_gemv_task(void* opaque, size_t begin, size_t end, int thread) {
-  const conv_job* job = opaque;
-  const conv_state* state = job->state;
-  const cnnrt_conv2d_geometry* g = &job->plan->geometry;
-  const cnnrt_epilogue* e = &job->node->epilogue;
-  const size_t blocks = cnnrt_divide_round_up(state->out_channels, CONV_GEMV_ROWS);
-  for (size_t task = begin; task < end; task++) {
-    const size_t n = task / blocks, row0 = task % blocks * CONV_GEMV_ROWS;
-    const size_t row1 = row0 + CONV_GEMV_ROWS < state->out_channels ? row0 + CONV_GEMV_ROWS : state->out_channels;
-    const cnnrt_f32_epilogue_params params = {state->bias,
-                                              job->residual != NULL ? job->residual + n * state->out_channels : NULL,
-                                              e->activation, e->alpha, e->beta};
-    state->vector->gemv(state->weights, g->in_channels, job->x + n * g->in_channels, &params,
-                        job->y + n * state->out_channels, row0, row1);
   }
   (void)thread;
 }
@@ -1103,8 +1088,8 @@ static void conv_run(const cnnrt_run_context* context, const cnnrt_node* node, c
     size_t tasks = g->batch * plan.row_blocks * plan.channel_blocks;
     cnnrt_parallel_for(context->pool, tasks, 1, conv_winograd_task, &job);
   } else if (plan.gemv) {
-    size_t tasks = g->batch * cnnrt_divide_round_up(g->out_channels, CONV_GEMV_ROWS);
-    cnnrt_parallel_for(context->pool, tasks, 1, conv_gemv_task, &job);
+    cnnrt_parallel_gemv(context, state->vector->gemv, state->weights, state->out_channels, g->in_channels, g->batch,
+                        job.x, state->bias, job.residual, &node->epilogue, job.y);
   } else if (plan.pm_direct) {
     job.padded = (float*)((char*)context->workspace + plan.scratch_bytes * (size_t)(context->threads > 1 ? context->threads : 1));
     for (size_t n = 0; n < g->batch; n++) {

@@ -208,27 +208,6 @@ static int gemm_uses_gemv(const gemm_state* state, size_t m, size_t n, const cnn
   return per_column && n > 1 && state->alpha == 1.0f && state->beta == 1.0f;
 }
 
-#define GEMM_GEMV_ROWS 64
-
-typedef struct gemm_gemv_job {
-  const gemm_state* state;
-  size_t k;
-  const float* x;
-  cnnrt_f32_epilogue_params params;
-  float* y;
-  size_t n;
-} gemm_gemv_job;
-
-static void gemm_gemv_task(void* opaque, size_t begin, size_t end, int thread) {
-  const gemm_gemv_job* job = opaque;
-  for (size_t task = begin; task < end; task++) {
-    const size_t row0 = task * GEMM_GEMV_ROWS;
-    const size_t row1 = row0 + GEMM_GEMV_ROWS < job->n ? row0 + GEMM_GEMV_ROWS : job->n;
-    job->state->gemv(job->state->gemv_weights, job->k, job->x, &job->params, job->y, row0, row1);
-  }
-  (void)thread;
-}
-
 static cnnrt_status gemm_reshape(const cnnrt_node* node, const void* opaque, const cnnrt_shape* inputs,
                                  cnnrt_shape* outputs, cnnrt_reshape_info* info) {
   const gemm_state* state = opaque;
@@ -336,11 +315,10 @@ static void gemm_run(const cnnrt_run_context* context, const cnnrt_node* node, c
   if (op->m == 0 || op->n == 0) return;
   if (gemm_uses_gemv(state, op->m, op->n, cnnrt_node_has_input(node, 2) ? &inputs[2].shape : NULL)) {
     /* A is one row (or, with transA, one column): k contiguous floats. */
-    gemm_gemv_job gemv = {state, op->k, inputs[0].data, {NULL, NULL, node->epilogue.activation,
-                          node->epilogue.alpha, node->epilogue.beta}, outputs[0].data, op->n};
-    if (cnnrt_node_has_input(node, 2)) gemv.params.bias = inputs[2].data;
-    if (node->epilogue.residual) gemv.params.residual = inputs[node->input_count - 1].data;
-    cnnrt_parallel_for(context->pool, cnnrt_divide_round_up(op->n, GEMM_GEMV_ROWS), 1, gemm_gemv_task, &gemv);
+    cnnrt_parallel_gemv(context, state->gemv, state->gemv_weights, op->n, op->k, 1, inputs[0].data,
+                        cnnrt_node_has_input(node, 2) ? inputs[2].data : NULL,
+                        node->epilogue.residual ? inputs[node->input_count - 1].data : NULL, &node->epilogue,
+                        outputs[0].data);
     return;
   }
   op->a = inputs[0].data;

@@ -140,3 +140,33 @@ cnnrt_status cnnrt_node_axis(const cnnrt_node* node, const char* attribute, int6
 }
 
 void cnnrt_op_state_free(void* state) { free(state); }
+
+#define GEMV_BLOCK_ROWS 64
+
+typedef struct gemv_job {
+  cnnrt_f32_gemv_fn gemv;
+  const float *w, *x, *bias, *residual;
+  size_t rows, k;
+  const cnnrt_epilogue* epilogue;
+  float* y;
+} gemv_job;
+
+static void gemv_task(void* opaque, size_t begin, size_t end, int thread) {
+  const gemv_job* job = opaque;
+  const size_t blocks = cnnrt_divide_round_up(job->rows, GEMV_BLOCK_ROWS);
+  for (size_t task = begin; task < end; task++) {
+    const size_t n = task / blocks, row0 = task % blocks * GEMV_BLOCK_ROWS;
+    const size_t row1 = row0 + GEMV_BLOCK_ROWS < job->rows ? row0 + GEMV_BLOCK_ROWS : job->rows;
+    const cnnrt_f32_epilogue_params params = {job->bias, job->residual != NULL ? job->residual + n * job->rows : NULL,
+                                              job->epilogue->activation, job->epilogue->alpha, job->epilogue->beta};
+    job->gemv(job->w, job->k, job->x + n * job->k, &params, job->y + n * job->rows, row0, row1);
+  }
+  (void)thread;
+}
+
+void cnnrt_parallel_gemv(const cnnrt_run_context* context, cnnrt_f32_gemv_fn gemv, const float* w, size_t rows,
+                         size_t k, size_t batch, const float* x, const float* bias, const float* residual,
+                         const cnnrt_epilogue* epilogue, float* y) {
+  gemv_job job = {gemv, w, x, bias, residual, rows, k, epilogue, y};
+  cnnrt_parallel_for(context->pool, batch * cnnrt_divide_round_up(rows, GEMV_BLOCK_ROWS), 1, gemv_task, &job);
+}

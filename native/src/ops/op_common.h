@@ -86,4 +86,14 @@ static inline size_t cnnrt_task_grain(size_t count, int threads, size_t min_grai
 /* destroy for ops whose state is one malloc'ed block (or NULL). */
 void cnnrt_op_state_free(void* state);
 
+/* y[n][i] = epilogue(W[i, :] . x[n]) for `batch` vectors x of k floats and
+ * the `rows` rows of the row-major W, with the matrix-vector kernel `gemv`,
+ * on the pool in tasks of (vector, block of rows). bias: one per row or
+ * NULL; residual: laid out like y or NULL. Each row's sum is the kernel's
+ * fixed order whatever the split. Used by 1x1 convolutions of 1x1 planes and
+ * by one-row Gemms. */
+void cnnrt_parallel_gemv(const cnnrt_run_context* context, cnnrt_f32_gemv_fn gemv, const float* w, size_t rows,
+                         size_t k, size_t batch, const float* x, const float* bias, const float* residual,
+                         const cnnrt_epilogue* epilogue, float* y);
+
 #endif /* CNNRT_OP_COMMON_H */
