@@ -462,9 +462,9 @@ DW_FLAT_BAND(dw_flat_any, 0, 0)
 /* The channel-blocked loop (cnnrt_dwconv2d_blocked): per block of 16
  * channels, the filters and the input plane are transposed (16 x 16 in
  * registers) into [tap][16] and a zero-padded [row][column][16] window, each
- * chunk of 8 outputs of a row is 8 accumulators of 16 channels over the taps
- * in (ky, kx) order, and the transposed store adds bias and residual and applies the
- * activation (cnnrt_f32_transpose_epilogue__avx512, the epilogue's
+ * output row (at most 8 outputs) is 8 accumulators of 16 channels over the
+ * taps in (ky, kx) order, and the transposed store adds bias and residual and
+ * applies the activation (cnnrt_f32_transpose_epilogue__avx512, the epilogue's
  * arithmetic). A channel's lane computes what the other loops compute for
  * it, whichever block it falls in. The window's padding is zeroed once by the
  * caller: each block writes the same in-plane positions. */
@@ -507,30 +507,28 @@ static void dw_blocked(const cnnrt_conv2d_geometry* g, const cnnrt_dwconv2d_layo
       }
     }
     for (size_t oy = 0; oy < g->out_h; oy++) {
-      for (size_t ox = 0; ox < g->out_w; ox += COLUMNS) {
-        __m512 acc[COLUMNS];
-        DW_UNROLL for (int i = 0; i < COLUMNS; i++) acc[i] = _mm512_setzero_ps();
-        for (size_t ky = 0; ky < g->kernel_h; ky++) {
-          const float* row = window + ((oy * g->stride_h + ky) * pitch + ox * g->stride_w) * 16;
-          const float* filter = filters + ky * g->kernel_w * 16;
-          for (size_t kx = 0; kx < g->kernel_w; kx++) {
-            const __m512 weight = _mm512_loadu_ps(filter + kx * 16);
-            const float* in = row + kx * 16;
-            if (g->stride_w == 1) {
-              DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
-                acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(in + i * 16), weight, acc[i]);
-              }
-            } else {
-              DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
-                acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(in + i * 32), weight, acc[i]);
-              }
+      __m512 acc[COLUMNS];
+      DW_UNROLL for (int i = 0; i < COLUMNS; i++) acc[i] = _mm512_setzero_ps();
+      for (size_t ky = 0; ky < g->kernel_h; ky++) {
+        const float* row = window + (oy * g->stride_h + ky) * pitch * 16;
+        const float* filter = filters + ky * g->kernel_w * 16;
+        for (size_t kx = 0; kx < g->kernel_w; kx++) {
+          const __m512 weight = _mm512_loadu_ps(filter + kx * 16);
+          const float* in = row + kx * 16;
+          if (g->stride_w == 1) {
+            DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
+              acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(in + i * 16), weight, acc[i]);
+            }
+          } else {
+            DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
+              acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(in + i * 32), weight, acc[i]);
             }
           }
         }
-        float* dst = out + (oy * g->out_w + ox) * 16;
-        DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
-          if (ox + (size_t)i < g->out_w) _mm512_storeu_ps(dst + i * 16, acc[i]);
-        }
+      }
+      float* dst = out + oy * g->out_w * 16;
+      DW_UNROLL for (int i = 0; i < COLUMNS; i++) {
+        if ((size_t)i < g->out_w) _mm512_storeu_ps(dst + i * 16, acc[i]);
       }
     }
     const size_t offset = (n * g->out_channels + c0) * out_plane;

@@ -29,13 +29,12 @@
 
 enum { CNNRT_DWCONV2D_FLAT, CNNRT_DWCONV2D_ROWS, CNNRT_DWCONV2D_TAPS, CNNRT_DWCONV2D_BLOCKED, CNNRT_DWCONV2D_MODES };
 
-/* Channel-blocked mode: outputs at most this wide and tall (the 7x7 planes of
- * the mobile nets' last stages), in row chunks of 8 columns (8
- * accumulators), kernels up to 7x7. At 14x14 the rows loop is as fast
- * (EfficientNet-B0's 5x5 layers) or faster (its 3x3 ones: 0.044 against
- * 0.052 ms): there its lanes are full, and the transposes are not free. */
+/* Channel-blocked mode: outputs at most 8 wide (one row of 8 accumulators:
+ * the 7x7 planes of the mobile nets' last stages) and 16 tall, kernels up to
+ * 7x7. At 14x14 the rows loop is as fast (EfficientNet-B0's 5x5 layers) or
+ * faster (its 3x3 ones: 0.044 against 0.052 ms): there its lanes are full,
+ * and the transposes are not free. */
 #define CNNRT_DWCONV2D_BLOCKED_COLUMNS 8
-#define CNNRT_DWCONV2D_BLOCKED_MAX_COLUMNS 8
 #define CNNRT_DWCONV2D_BLOCKED_MAX_ROWS 16
 #define CNNRT_DWCONV2D_BLOCKED_MAX_KERNEL 7
 
@@ -65,11 +64,11 @@ static inline size_t cnnrt_dwconv2d_phase_floats(size_t rows, size_t pitch) {
  * lanes empty, or 7 vectors of 7 along rows) fills every lane. One input
  * channel per output channel, and 16 or more of them (a block is computed
  * whole whatever its channel count). In scratch: the padded window (rows x
- * pitch x 16: pitch = the columns that whole chunks of
- * CNNRT_DWCONV2D_BLOCKED_COLUMNS outputs read), the block's outputs (pixels x 16, rounded up to 16 pixels) and its
+ * pitch x 16: pitch = the columns CNNRT_DWCONV2D_BLOCKED_COLUMNS outputs
+ * read), the block's outputs (pixels x 16, rounded up to 16 pixels) and its
  * filters (taps x 16). */
 static inline int cnnrt_dwconv2d_blocked(const cnnrt_conv2d_geometry* g) {
-  return g->out_w <= CNNRT_DWCONV2D_BLOCKED_MAX_COLUMNS && g->out_h <= CNNRT_DWCONV2D_BLOCKED_MAX_ROWS &&
+  return g->out_w <= CNNRT_DWCONV2D_BLOCKED_COLUMNS && g->out_h <= CNNRT_DWCONV2D_BLOCKED_MAX_ROWS &&
          g->kernel_h <= CNNRT_DWCONV2D_BLOCKED_MAX_KERNEL && g->kernel_w <= CNNRT_DWCONV2D_BLOCKED_MAX_KERNEL &&
          g->out_channels == g->groups && g->in_channels == g->groups && g->groups >= 16;
 }
@@ -83,9 +82,7 @@ static inline void cnnrt_dwconv2d_layout_make(const cnnrt_conv2d_geometry* g, cn
   const size_t phases = g->stride_h * g->stride_w, overhang = (g->kernel_h - 1) / g->stride_h;
   if (cnnrt_dwconv2d_blocked(g)) {
     l->mode = CNNRT_DWCONV2D_BLOCKED;
-    const size_t columns = (g->out_w + CNNRT_DWCONV2D_BLOCKED_COLUMNS - 1) / CNNRT_DWCONV2D_BLOCKED_COLUMNS *
-                           CNNRT_DWCONV2D_BLOCKED_COLUMNS;
-    l->pitch = (columns - 1) * g->stride_w + g->kernel_w;
+    l->pitch = (CNNRT_DWCONV2D_BLOCKED_COLUMNS - 1) * g->stride_w + g->kernel_w;
     l->rows = (g->out_h - 1) * g->stride_h + g->kernel_h;
     l->band = g->out_h;
     l->phase_floats = l->rows * l->pitch * 16;

@@ -141,29 +141,28 @@ const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_for_level(int level) {
 /* The tile for products whose rows are output pixels and whose columns are
  * output channels (small planes, ops/conv.c): rows a multiple of 7 fit the
  * 7 x 2^k planes of CNNs, and NR channels a vector pair. */
-const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_for_level(int level) {
+/* The variant of `level` with this tile, or NULL. */
+static const cnnrt_f32_gemm_config* find_tile(int level, size_t mr, size_t nr) {
   for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
-    if (variants[i].level == level && variants[i].mr == 14 && variants[i].nr == 32) return &variants[i];
+    if (variants[i].level == level && variants[i].mr == mr && variants[i].nr == nr) return &variants[i];
   }
-  return cnnrt_f32_gemm_config_for_level(level);
+  return NULL;
+}
+
+const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_for_level(int level) {
+  const cnnrt_f32_gemm_config* pm = find_tile(level, 14, 32);
+  return pm != NULL ? pm : cnnrt_f32_gemm_config_for_level(level);
 }
 
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_short_for_level(int level) {
   const cnnrt_f32_gemm_config* pm = cnnrt_f32_gemm_config_pixel_major_for_level(level);
-  for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
-    if (variants[i].level == level && 2 * variants[i].mr == pm->mr && variants[i].nr == pm->nr) return &variants[i];
-  }
-  return pm;
+  const cnnrt_f32_gemm_config* half = pm->mr % 2 == 0 ? find_tile(level, pm->mr / 2, pm->nr) : NULL;
+  return half != NULL ? half : pm;
 }
 
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_narrow(const cnnrt_f32_gemm_config* config) {
-  for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
-    if (variants[i].level == config->level && variants[i].mr == config->mr && 2 * variants[i].nr == config->nr &&
-        variants[i].ukernel_ep != NULL) {
-      return &variants[i];
-    }
-  }
-  return NULL;
+  const cnnrt_f32_gemm_config* half = config->nr % 2 == 0 ? find_tile(config->level, config->mr, config->nr / 2) : NULL;
+  return half != NULL && half->ukernel_ep != NULL ? half : NULL;
 }
 
 static const cnnrt_f32_gemm_config* chosen;

@@ -36,12 +36,11 @@ void cnnrt_f32_pool2d__avx512(const cnnrt_pool2d_geometry* g, int kind, const fl
   const size_t in_w = g->in_w, out_w = g->out_w, kw = g->kernel_w, sw = g->stride_w;
   const ptrdiff_t pad_left = g->pad_left;
   /* Row buffer column j is input column j - pad_left; it covers every column
-   * a 16-wide output block reads, plus the second load of a stride-2 gather. */
-  /* The 3-wide stride-2 max (ResNet's and SqueezeNet's pools) reads one more
-   * vector pair ahead. */
+   * a 16-wide output block reads, plus the second load of a stride-2 gather
+   * (the 3-wide stride-2 max, ResNet's and SqueezeNet's pools, reads one
+   * vector pair ahead). */
   const int max3s2 = is_max && sw == 2 && kw == 3;
-  size_t width = ((out_w + 15) / 16 * 16) * sw + kw + 16;
-  if (max3s2) width = ((out_w + 15) / 16 * 16) * 2 + 32;
+  const size_t width = ((out_w + 15) / 16 * 16) * sw + (max3s2 ? 32 : kw + 16);
   for (size_t j = 0; j < width; j++) row[j] = neutral;
   /* The image columns that land in the buffer. */
   size_t first = pad_left < 0 ? (size_t)(-pad_left) : 0;

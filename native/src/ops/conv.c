@@ -294,6 +294,14 @@ static size_t conv_pm_chunk(const conv_state* state, const conv_plan* plan) {
   return chunk < state->in_channels_per_group ? chunk : state->in_channels_per_group;
 }
 
+/* Pixel tiles of mr rows one task's block may hold within the L2 budget,
+ * with a_row floats of A per tile row (a k block of im2col panels; 0 for the
+ * direct path) beside one nr-wide panel of C. */
+static size_t conv_pm_block_tiles(size_t mr, size_t nr, size_t a_row) {
+  const size_t block = CONV_PM_BUDGET_FLOATS / (mr * (a_row + nr + CONV_PM_ROW_PAD));
+  return block > 0 ? block : 1;
+}
+
 static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) {
   const cnnrt_f32_gemm_config* cm = state->gemm;
   const cnnrt_f32_gemm_config* pm = conv_pm_tile(state, plan->pixels);
@@ -302,12 +310,8 @@ static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) 
   /* Only where one block of tiles takes the whole plane: each further block
    * streams all the weights again (from memory, in a model: ResNet-50's
    * stride-2 layers at 7x7 ran 1.2-1.3x slower so). */
-  const size_t tiles = cnnrt_divide_round_up(plan->pixels, pm->mr);
-  if (tiles * pm->mr * (conv_pm_chunk(state, plan) * plan->geometry.kernel_h * plan->geometry.kernel_w + pm->nr +
-                        CONV_PM_ROW_PAD) >
-      CONV_PM_BUDGET_FLOATS) {
-    return 0;
-  }
+  const size_t kc = conv_pm_chunk(state, plan) * plan->geometry.kernel_h * plan->geometry.kernel_w;
+  if (cnnrt_divide_round_up(plan->pixels, pm->mr) > conv_pm_block_tiles(pm->mr, pm->nr, kc)) return 0;
   const size_t out_per_group = state->out_channels / state->groups;
   const size_t pixels = plan->pixels;
   if (plan->reduction < 32 || pixels == 0) return 0;
@@ -407,8 +411,7 @@ static void conv_plan_pixel_major(const conv_state* state, conv_plan* plan, int 
   const size_t a_row = direct ? 0 : kc; /* A floats per tile row that the budget holds */
   /* (With blocks past L2 the C block and the weights' pass spill to L3:
    * measured 1024 channels at 14 x 14, 0.58 -> 0.9 ms.) */
-  size_t block = CONV_PM_BUDGET_FLOATS / (mr * (a_row + nr + CONV_PM_ROW_PAD));
-  if (block < 1) block = 1;
+  size_t block = conv_pm_block_tiles(mr, nr, a_row);
   if (block > plan->pm_tiles) block = plan->pm_tiles;
   size_t tile_blocks = cnnrt_divide_round_up(plan->pm_tiles, block);
   const size_t panels = cnnrt_divide_round_up(out_per_group, nr);
