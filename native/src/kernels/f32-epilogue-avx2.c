@@ -2,13 +2,14 @@
  * The fused epilogue (bias, residual, activation) over one output row with
  * AVX2 + FMA: the reference's arithmetic in the reference's order, in one
  * pass; and the activations alone, for the unary ops. The last partial
- * vector goes through maskload / maskstore, which never touch the lanes
- * masked off.
+ * vector is read with maskload and written with plain partial stores
+ * (f32-store-avx2.h); neither touches memory past the row.
  */
 #include <immintrin.h>
 #include <string.h>
 
 #include "kernels/f32-activation-avx2.h"
+#include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
 /* Lanes [0, min(left, 8)) set. */
@@ -37,7 +38,7 @@ void cnnrt_f32_epilogue__avx2(float* y, size_t n, float bias, const float* resid
     __m256 v = _mm256_maskload_ps(y + i, mask);
     if (bias != 0.0f) v = _mm256_add_ps(v, vbias);
     if (residual != NULL) v = _mm256_add_ps(v, _mm256_maskload_ps(residual + i, mask));
-    _mm256_maskstore_ps(y + i, mask, cnnrt_f32_activation_avx2(v, activation, alpha, beta));
+    cnnrt_f32_store_first_avx2(y + i, cnnrt_f32_activation_avx2(v, activation, alpha, beta), n - i);
   }
 }
 
@@ -54,6 +55,6 @@ void cnnrt_f32_activation__avx2(const float* x, float* y, size_t n, int activati
   if (i < n) {
     const __m256i mask = tail_mask(n - i);
     const __m256 v = _mm256_maskload_ps(x + i, mask);
-    _mm256_maskstore_ps(y + i, mask, cnnrt_f32_activation_avx2(v, activation, alpha, beta));
+    cnnrt_f32_store_first_avx2(y + i, cnnrt_f32_activation_avx2(v, activation, alpha, beta), n - i);
   }
 }

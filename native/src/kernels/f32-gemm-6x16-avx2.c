@@ -21,9 +21,11 @@
 
 #include "kernels/kernels.h"
 
+#include "kernels/f32-store-avx2.h"
+
 /* A window of 8 lanes into this table, starting at 8 - n, enables the first
- * n lanes of a masked store. */
-static const int32_t store_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+ * n lanes of a masked load. */
+static const int32_t load_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 
 void cnnrt_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
                                        const float* b, size_t b_stride, float* c, size_t c_stride) {
@@ -85,32 +87,31 @@ void cnnrt_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const flo
     _mm256_storeu_ps(c + 0, vacc5x0);
     _mm256_storeu_ps(c + 8, vacc5x1);
   } else {
+    /* Plain partial stores: vmaskmovps stores are microcoded on AMD (f32-store-avx2.h). */
     const size_t n0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
-    const __m256i vmask0 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n0));
     const size_t n1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
-    const __m256i vmask1 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n1));
-    _mm256_maskstore_ps(c + 0, vmask0, vacc0x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc0x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc0x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc0x1, n1);
     if (mr == 1) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc1x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc1x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc1x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc1x1, n1);
     if (mr == 2) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc2x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc2x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc2x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc2x1, n1);
     if (mr == 3) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc3x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc3x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc3x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc3x1, n1);
     if (mr == 4) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc4x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc4x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc4x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc4x1, n1);
     if (mr == 5) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc5x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc5x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc5x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc5x1, n1);
   }
 }
 
@@ -118,9 +119,9 @@ void cnnrt_f32_gemminc_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const 
                                           const float* b, size_t b_stride, float* c, size_t c_stride) {
   /* Rows past mr start from zero: their results are never stored. */
   const size_t in0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
-  const __m256i vinmask0 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - in0));
+  const __m256i vinmask0 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - in0));
   const size_t in1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
-  const __m256i vinmask1 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - in1));
+  const __m256i vinmask1 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - in1));
   __m256 vacc0x0 = mr > 0 ? _mm256_maskload_ps(c + 0 * c_stride + 0, vinmask0) : _mm256_setzero_ps();
   __m256 vacc0x1 = mr > 0 ? _mm256_maskload_ps(c + 0 * c_stride + 8, vinmask1) : _mm256_setzero_ps();
   __m256 vacc1x0 = mr > 1 ? _mm256_maskload_ps(c + 1 * c_stride + 0, vinmask0) : _mm256_setzero_ps();
@@ -185,32 +186,31 @@ void cnnrt_f32_gemminc_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const 
     _mm256_storeu_ps(c + 0, vacc5x0);
     _mm256_storeu_ps(c + 8, vacc5x1);
   } else {
+    /* Plain partial stores: vmaskmovps stores are microcoded on AMD (f32-store-avx2.h). */
     const size_t n0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
-    const __m256i vmask0 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n0));
     const size_t n1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
-    const __m256i vmask1 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n1));
-    _mm256_maskstore_ps(c + 0, vmask0, vacc0x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc0x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc0x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc0x1, n1);
     if (mr == 1) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc1x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc1x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc1x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc1x1, n1);
     if (mr == 2) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc2x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc2x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc2x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc2x1, n1);
     if (mr == 3) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc3x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc3x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc3x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc3x1, n1);
     if (mr == 4) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc4x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc4x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc4x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc4x1, n1);
     if (mr == 5) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc5x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc5x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc5x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc5x1, n1);
   }
 }
 
@@ -218,9 +218,9 @@ void cnnrt_f32_gemmep_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const f
                                          const float* b, size_t b_stride, float* c, size_t c_stride,
                                          const cnnrt_f32_gemm_epilogue* ep) {
   const size_t n0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
-  const __m256i vmask0 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n0));
+  const __m256i vmask0 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - n0));
   const size_t n1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
-  const __m256i vmask1 = _mm256_loadu_si256((const __m256i*)(store_mask_table + 8 - n1));
+  const __m256i vmask1 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - n1));
   __m256 vacc0x0 = _mm256_setzero_ps(), vacc0x1 = _mm256_setzero_ps();
   __m256 vacc1x0 = _mm256_setzero_ps(), vacc1x1 = _mm256_setzero_ps();
   __m256 vacc2x0 = _mm256_setzero_ps(), vacc2x1 = _mm256_setzero_ps();
@@ -388,28 +388,29 @@ void cnnrt_f32_gemmep_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const f
     _mm256_storeu_ps(c + 0, vacc5x0);
     _mm256_storeu_ps(c + 8, vacc5x1);
   } else {
-    _mm256_maskstore_ps(c + 0, vmask0, vacc0x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc0x1);
+    /* Plain partial stores: vmaskmovps stores are microcoded on AMD (f32-store-avx2.h). */
+    cnnrt_f32_store_first_avx2(c + 0, vacc0x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc0x1, n1);
     if (mr == 1) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc1x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc1x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc1x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc1x1, n1);
     if (mr == 2) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc2x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc2x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc2x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc2x1, n1);
     if (mr == 3) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc3x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc3x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc3x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc3x1, n1);
     if (mr == 4) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc4x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc4x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc4x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc4x1, n1);
     if (mr == 5) return;
     c += c_stride;
-    _mm256_maskstore_ps(c + 0, vmask0, vacc5x0);
-    _mm256_maskstore_ps(c + 8, vmask1, vacc5x1);
+    cnnrt_f32_store_first_avx2(c + 0, vacc5x0, n0);
+    cnnrt_f32_store_first_avx2(c + 8, vacc5x1, n1);
   }
 }
 

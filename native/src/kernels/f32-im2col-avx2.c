@@ -5,11 +5,13 @@
  * ix + 2s, ... So each run splits into a left part in the padding (zeros),
  * a middle part inside the row (copied 8 lanes at a time for s = 1 and 2),
  * and a right part in the padding. Partial vectors use maskload, which never
- * touches masked-off lanes, so reads stay inside the row.
+ * touches masked-off lanes, so reads stay inside the row, and plain partial
+ * stores (f32-store-avx2.h).
  */
 #include <immintrin.h>
 #include <string.h>
 
+#include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
 #define MAX_RUNS 64
@@ -50,7 +52,7 @@ static void copy_run(const float* row, ptrdiff_t ix, ptrdiff_t in_w, size_t stri
     for (; t + 8 <= end; t += 8, in += 8) _mm256_storeu_ps(out + t, _mm256_loadu_ps(in));
     if (t < end) {
       const __m256i mask = first_lanes(end - t);
-      _mm256_maskstore_ps(out + t, mask, _mm256_maskload_ps(in, mask));
+      cnnrt_f32_store_first_avx2(out + t, _mm256_maskload_ps(in, mask), end - t);
     }
   } else if (stride == 2) {
     /* 15 consecutive columns (the 16th is never needed, so not read), then

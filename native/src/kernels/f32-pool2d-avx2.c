@@ -3,12 +3,14 @@
  * the window's input rows are first reduced into a row buffer whose columns
  * in the padding hold the reduction's neutral value (-inf for max, 0 for the
  * sum), so that the pass along the row needs no edge tests; stride-2 columns
- * come from two loads, one shuffle and one permute. Max is exact (NaN wins,
+ * come from two loads, one shuffle and one permute. Partial vectors are
+ * written with plain partial stores (f32-store-avx2.h). Max is exact (NaN wins,
  * as in the reference); the average sums rows first, then columns.
  */
 #include <immintrin.h>
 #include <math.h>
 
+#include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
 static inline __m256i first_lanes(size_t n) {
@@ -67,14 +69,23 @@ void cnnrt_f32_pool2d__avx2(const cnnrt_pool2d_geometry* g, int kind, const floa
     const ptrdiff_t r1 = y0 + (ptrdiff_t)g->kernel_h < (ptrdiff_t)g->in_h ? y0 + (ptrdiff_t)g->kernel_h
                                                                           : (ptrdiff_t)g->in_h;
     /* Down the window's rows, into the row buffer. */
-    for (size_t ix = first; ix < last; ix += 8) {
+    size_t ix = first;
+    for (; ix + 8 <= last; ix += 8) {
+      __m256 acc = _mm256_set1_ps(neutral);
+      for (ptrdiff_t iy = r0; iy < r1; iy++) {
+        const __m256 v = _mm256_loadu_ps(x + (size_t)iy * in_w + ix);
+        acc = is_max ? max_nan_wins(acc, v) : _mm256_add_ps(acc, v);
+      }
+      _mm256_storeu_ps(image + ix, acc);
+    }
+    if (ix < last) {
       const __m256i mask = first_lanes(last - ix);
       __m256 acc = _mm256_set1_ps(neutral);
       for (ptrdiff_t iy = r0; iy < r1; iy++) {
         const __m256 v = _mm256_maskload_ps(x + (size_t)iy * in_w + ix, mask);
         acc = is_max ? max_nan_wins(acc, v) : _mm256_add_ps(acc, v);
       }
-      _mm256_maskstore_ps(image + ix, mask, acc);
+      cnnrt_f32_store_first_avx2(image + ix, acc, last - ix);
     }
     /* Along the row buffer, 8 outputs at a time. */
     float* out = y + oy * out_w;
@@ -97,11 +108,7 @@ void cnnrt_f32_pool2d__avx2(const cnnrt_pool2d_geometry* g, int kind, const floa
         divisor = _mm256_blendv_ps(divisor, _mm256_set1_ps(1.0f), empty);
         acc = _mm256_div_ps(acc, divisor);
       }
-      if (out_w - ox >= 8) {
-        _mm256_storeu_ps(out + ox, acc);
-      } else {
-        _mm256_maskstore_ps(out + ox, first_lanes(out_w - ox), acc);
-      }
+      cnnrt_f32_store_first_avx2(out + ox, acc, out_w - ox);
     }
   }
 }

@@ -3,11 +3,12 @@
  * 1 or 0 (a full row or a broadcast scalar): one IEEE operation per element,
  * so results equal the reference loops (ops/binary.c) bit for bit. y may
  * alias a or b: each vector is loaded before its results are stored. The
- * last partial vector uses maskload / maskstore (masked-off lanes are never
- * touched).
+ * last partial vector uses maskload and plain partial stores (f32-store-avx2.h;
+ * nothing past the span is touched).
  */
 #include <immintrin.h>
 
+#include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
 static inline __m256i tail_mask(size_t left) {
@@ -33,7 +34,7 @@ static inline __m256 load_tail(const float* p, size_t step, size_t i, __m256i ma
       const __m256i mask = tail_mask(n - i);                            \
       const __m256 va = load_tail(a, a_step, i, mask);                  \
       const __m256 vb = load_tail(b, b_step, i, mask);                  \
-      _mm256_maskstore_ps(y + i, mask, (expression));                   \
+      cnnrt_f32_store_first_avx2(y + i, (expression), n - i);           \
     }                                                                   \
   } while (0)
 
