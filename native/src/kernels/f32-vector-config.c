@@ -22,7 +22,8 @@ static const cnnrt_f32_vector_config vector_avx2 = {.epilogue = cnnrt_f32_epilog
                                                     .dwconv2d = cnnrt_f32_dwconv2d__avx2,
                                                     .activation = cnnrt_f32_activation__avx2,
                                                     .binary = cnnrt_f32_vbinary__avx2,
-                                                    .name = "avx2"};
+                                                    .name = "avx2",
+                                                    .gemv = cnnrt_f32_gemv__avx2};
 #endif
 
 /* Designated initializers: entries a level lacks are NULL (the reference). */

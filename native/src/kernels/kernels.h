@@ -353,6 +353,8 @@ void cnnrt_f32_gemv_ref(const float* w, size_t k, const float* x, const cnnrt_f3
                         size_t row_begin, size_t row_end);
 void cnnrt_f32_gemv__avx512(const float* w, size_t k, const float* x, const cnnrt_f32_epilogue_params* epilogue,
                             float* y, size_t row_begin, size_t row_end);
+void cnnrt_f32_gemv__avx2(const float* w, size_t k, const float* x, const cnnrt_f32_epilogue_params* epilogue,
+                          float* y, size_t row_begin, size_t row_end);
 
 /* ---- depthwise convolution ------------------------------------------------
  * Direct depthwise convolution (groups == in_channels) of output channels
