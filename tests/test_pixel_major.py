@@ -54,6 +54,10 @@ def test_small_plane_convolutions_match_pytorch(small_plane_file, rng):
         # The tiles this CPU level has: the rule picks them by padding alone.
         assert "1x1" in kernels[0] and "pm_" not in kernels[0], kernels
         assert sum("pm_7x32" in k for k in kernels) == 4, kernels
+    elif any("avx2" in k for k in kernels):
+        # AVX2: 6x16 channel-major, 5x16 pixel-major (50 rows for 49 pixels).
+        assert "1x1" in kernels[0] and "pm_" not in kernels[0], kernels
+        assert sum("pm_5x16" in k for k in kernels) == 4, kernels
 
 
 @pytest.mark.parametrize("threads", [2, 3])

@@ -24,6 +24,19 @@ static const cnnrt_f32_gemm_config variants[] = {
      .ukernel_inc = cnnrt_f32_gemminc_ukernel_4x8__scalar,
      .ukernel_ep = cnnrt_f32_gemmep_ukernel_4x8__scalar},
 #if defined(__x86_64__) || defined(_M_X64)
+    {.ukernel = cnnrt_f32_gemm_ukernel_5x16__avx2,
+     .im2col = cnnrt_f32_im2col_packed__avx2,
+     .mr = 5,
+     .nr = 16,
+     .isa = "avx2",
+     .name = "5x16_avx2",
+     .level = CNNRT_ISA_AVX2,
+     .preferred = 0,
+     .ukernel_inc = cnnrt_f32_gemminc_ukernel_5x16__avx2,
+     .ukernel_ep = cnnrt_f32_gemmep_ukernel_5x16__avx2,
+     .igemm = {cnnrt_f32_igemm_s1_ukernel_5x16__avx2, cnnrt_f32_igemm_s2_ukernel_5x16__avx2},
+     .igemminc = {cnnrt_f32_igemminc_s1_ukernel_5x16__avx2, cnnrt_f32_igemminc_s2_ukernel_5x16__avx2},
+     .pixel_major = 1},
     {.ukernel = cnnrt_f32_gemm_ukernel_6x16__avx2,
      .im2col = cnnrt_f32_im2col_packed__avx2,
      .mr = 6,
@@ -97,7 +110,8 @@ static const cnnrt_f32_gemm_config variants[] = {
      .ukernel_inc = cnnrt_f32_gemminc_ukernel_14x32__avx512,
      .ukernel_ep = cnnrt_f32_gemmep_ukernel_14x32__avx512,
      .igemm = {cnnrt_f32_igemm_s1_ukernel_14x32__avx512, cnnrt_f32_igemm_s2_ukernel_14x32__avx512},
-     .igemminc = {cnnrt_f32_igemminc_s1_ukernel_14x32__avx512, cnnrt_f32_igemminc_s2_ukernel_14x32__avx512}},
+     .igemminc = {cnnrt_f32_igemminc_s1_ukernel_14x32__avx512, cnnrt_f32_igemminc_s2_ukernel_14x32__avx512},
+     .pixel_major = 1},
 #endif
 #if defined(__aarch64__)
     /* 8x8 preferred by register arithmetic (see gen_gemm.py), not yet by a
@@ -138,9 +152,6 @@ const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_for_level(int level) {
   return best;
 }
 
-/* The tile for products whose rows are output pixels and whose columns are
- * output channels (small planes, ops/conv.c): rows a multiple of 7 fit the
- * 7 x 2^k planes of CNNs, and NR channels a vector pair. */
 /* The variant of `level` with this tile, or NULL. */
 static const cnnrt_f32_gemm_config* find_tile(int level, size_t mr, size_t nr) {
   for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
@@ -149,9 +160,15 @@ static const cnnrt_f32_gemm_config* find_tile(int level, size_t mr, size_t nr) {
   return NULL;
 }
 
+/* The tile for products whose rows are output pixels and whose columns are
+ * output channels (small planes, ops/conv.c): the level's variant marked
+ * pixel_major (rows of 14 or 5 fit the 7 x 2^k planes of CNNs, NR channels
+ * a vector pair), else its preferred one. */
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_for_level(int level) {
-  const cnnrt_f32_gemm_config* pm = find_tile(level, 14, 32);
-  return pm != NULL ? pm : cnnrt_f32_gemm_config_for_level(level);
+  for (size_t i = 0; i < sizeof(variants) / sizeof(variants[0]); i++) {
+    if (variants[i].level == level && variants[i].pixel_major) return &variants[i];
+  }
+  return cnnrt_f32_gemm_config_for_level(level);
 }
 
 const cnnrt_f32_gemm_config* cnnrt_f32_gemm_config_pixel_major_short_for_level(int level) {

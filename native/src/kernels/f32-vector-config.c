@@ -23,6 +23,7 @@ static const cnnrt_f32_vector_config vector_avx2 = {.epilogue = cnnrt_f32_epilog
                                                     .activation = cnnrt_f32_activation__avx2,
                                                     .binary = cnnrt_f32_vbinary__avx2,
                                                     .name = "avx2",
+                                                    .transpose_epilogue = cnnrt_f32_transpose_epilogue__avx2,
                                                     .gemv = cnnrt_f32_gemv__avx2};
 #endif
 

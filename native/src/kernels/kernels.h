@@ -70,12 +70,16 @@ typedef struct cnnrt_f32_gemm_config {
   /* Indirect variants for horizontal strides 1 and 2 ([stride - 1]; NULL
    * where the tile has none): igemm from zero, igemminc continuing C. */
   cnnrt_f32_igemm_ukernel_fn igemm[2], igemminc[2];
+  /* 1: the tile its level uses for pixel-major products (rows = pixels). */
+  int pixel_major;
 } cnnrt_f32_gemm_config;
 
 void cnnrt_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
                                         const float* b, size_t b_stride, float* c, size_t c_stride);
 /* Generated from gen/f32-gemm.c.in (gen/gen_gemm.py); x86-64 only. */
 void cnnrt_f32_gemm_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                       const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemm_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
                                        const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemm_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                          const float* b, size_t b_stride, float* c, size_t c_stride);
@@ -98,6 +102,8 @@ void cnnrt_f32_gemminc_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const
                                            const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
                                           const float* b, size_t b_stride, float* c, size_t c_stride);
+void cnnrt_f32_gemminc_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                          const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                             const float* b, size_t b_stride, float* c, size_t c_stride);
 void cnnrt_f32_gemminc_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
@@ -118,6 +124,9 @@ void cnnrt_f32_gemmep_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const 
 void cnnrt_f32_gemmep_ukernel_6x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
                                          const float* b, size_t b_stride, float* c, size_t c_stride,
                                          const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_gemmep_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
+                                         const float* b, size_t b_stride, float* c, size_t c_stride,
+                                         const cnnrt_f32_gemm_epilogue* ep);
 void cnnrt_f32_gemmep_ukernel_6x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                            const float* b, size_t b_stride, float* c, size_t c_stride,
                                            const cnnrt_f32_gemm_epilogue* ep);
@@ -136,6 +145,18 @@ void cnnrt_f32_gemmep_ukernel_12x32__avx512(size_t mr, size_t nr, size_t k, cons
 void cnnrt_f32_gemmep_ukernel_14x32__avx512(size_t mr, size_t nr, size_t k, const float* a_packed,
                                             const float* b, size_t b_stride, float* c, size_t c_stride,
                                             const cnnrt_f32_gemm_epilogue* ep);
+void cnnrt_f32_igemm_s1_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const float* a_base,
+                                           const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                           size_t c_stride);
+void cnnrt_f32_igemminc_s1_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const float* a_base,
+                                              const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                              size_t c_stride);
+void cnnrt_f32_igemm_s2_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const float* a_base,
+                                           const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                           size_t c_stride);
+void cnnrt_f32_igemminc_s2_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const float* a_base,
+                                              const size_t* a_offsets, const float* b, size_t b_stride, float* c,
+                                              size_t c_stride);
 void cnnrt_f32_igemm_s1_ukernel_7x32__avx512(size_t mr, size_t nr, size_t k, const float* a_base,
                                              const size_t* a_offsets, const float* b, size_t b_stride, float* c,
                                              size_t c_stride);
@@ -340,6 +361,9 @@ void cnnrt_f32_transpose_epilogue_ref(const float* c, size_t ldc, size_t rows, s
 void cnnrt_f32_transpose_epilogue__avx512(const float* c, size_t ldc, size_t rows, size_t cols, float* y,
                                           size_t y_stride, const float* bias, const float* residual,
                                           int activation, float alpha, float beta);
+void cnnrt_f32_transpose_epilogue__avx2(const float* c, size_t ldc, size_t rows, size_t cols, float* y,
+                                        size_t y_stride, const float* bias, const float* residual, int activation,
+                                        float alpha, float beta);
 
 /* ---- matrix-vector product (1x1 convolutions on 1x1 planes) ---------------
  * y[i] = epilogue(W[i, :] . x) for rows [row_begin, row_end) of the row-major

@@ -25,8 +25,11 @@ KERNELS = os.path.dirname(HERE)
 # an FMA memory operand); 14x32 uses 28 + 2; 7x32 (14 + 2) is the
 # pixel-major tile for planes of 7 x 7 (49 rows: seven whole tiles); 8x16
 # (8 + 1) is 8x32's half-width twin for the last pixel strip of a plane
-# (196 = 6 x 32 + 4 pixels: 16 lanes instead of 32 for the last 4).
+# (196 = 6 x 32 + 4 pixels: 16 lanes instead of 32 for the last 4). 5x16
+# (10 + 2 + 1) is AVX2's pixel-major tile: rows of 5 pad the 7 x 2^k planes
+# and rows of CNNs less than 6 do (49 -> 50, 14 -> 15 per output row).
 TILES = [
+    (5, 16, "avx2"),
     (6, 16, "avx2"),
     (6, 32, "avx512"),
     (7, 32, "avx512"),
@@ -40,6 +43,7 @@ TILES = [
 # through per-tap offsets: convolutions without im2col), for horizontal
 # strides 1 and 2.
 INDIRECT_TILES = [
+    (5, 16, "avx2"),
     (7, 32, "avx512"),
     (14, 32, "avx512"),
 ]
