@@ -95,6 +95,34 @@ typedef enum cnnrt_activation {
 
 const char* cnnrt_activation_name(int activation);
 
+/* Runs STATEMENT with CNNRT_ACT_CONSTANT defined as `activation`, a constant
+ * in each case: loops whose per-vector activation is an always-inline switch
+ * (the SIMD epilogues) are then compiled once per activation, with the
+ * switch and the activation's constants out of the loop. */
+#define CNNRT_ACTIVATION_SPECIALIZE(activation, STATEMENT) \
+  switch (activation) {                                     \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_NONE, STATEMENT)        \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_RELU, STATEMENT)        \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_LEAKY_RELU, STATEMENT)  \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_CLIP, STATEMENT)        \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_SIGMOID, STATEMENT)     \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_TANH, STATEMENT)        \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_HARD_SIGMOID, STATEMENT) \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_HARD_SWISH, STATEMENT)  \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_SILU, STATEMENT)        \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_GELU, STATEMENT)        \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_GELU_TANH, STATEMENT)   \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_ELU, STATEMENT)         \
+    CNNRT_ACTIVATION_CASE(CNNRT_ACT_SOFTPLUS, STATEMENT)    \
+    default:                                                \
+      break;                                                \
+  }
+#define CNNRT_ACTIVATION_CASE(value, STATEMENT) \
+  case value: {                                 \
+    enum { CNNRT_ACT_CONSTANT = value };        \
+    STATEMENT;                                  \
+  } break;
+
 typedef struct cnnrt_epilogue {
   uint8_t activation; /* cnnrt_activation */
   uint8_t residual;   /* 1: the node's last input is added before the activation */

@@ -27,7 +27,7 @@ static inline int cnnrt_f32_activation_avx2_has(int activation) {
   return activation >= 0 && activation < CNNRT_ACT_COUNT;
 }
 
-static inline __m256 cnnrt_f32_abs_avx2(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_abs_avx2(__m256 x) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x); }
 
 /* n (an integer in [-150, 128], or NaN) as two powers of two whose product is
  * 2^n, each a normal float: 2^floor(n/2) and 2^(n - floor(n/2)), both within
@@ -35,7 +35,7 @@ static inline __m256 cnnrt_f32_abs_avx2(__m256 x) { return _mm256_andnot_ps(_mm2
  * (v * first) * second rounds once, as scalef does: to a denormal, to zero,
  * or to infinity past the range. For NaN n the pair is garbage, and the
  * product stays NaN because v is NaN too. */
-static inline void cnnrt_f32_exp2_split_avx2(__m256 n, __m256* first, __m256* second) {
+static inline __attribute__((always_inline)) void cnnrt_f32_exp2_split_avx2(__m256 n, __m256* first, __m256* second) {
   const __m256i ni = _mm256_cvtps_epi32(n);
   const __m256i half = _mm256_srai_epi32(ni, 1);
   const __m256i rest = _mm256_sub_epi32(ni, half);
@@ -44,7 +44,7 @@ static inline void cnnrt_f32_exp2_split_avx2(__m256 n, __m256* first, __m256* se
   *second = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(rest, bias), 23));
 }
 
-static inline __m256 cnnrt_f32_scale_avx2(__m256 v, __m256 first, __m256 second) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_scale_avx2(__m256 v, __m256 first, __m256 second) {
   return _mm256_mul_ps(_mm256_mul_ps(v, first), second);
 }
 
@@ -52,7 +52,7 @@ static inline __m256 cnnrt_f32_scale_avx2(__m256 v, __m256 first, __m256 second)
  * (Cody-Waite, two constants), e^r - 1 = r + r^2 P(r) on |r| <= ln2/2 (Cephes
  * expf polynomial, ~1 ulp). x is first clamped to [-104, 89], past which e^x
  * is 0 or inf in float; NaN stays NaN (max/min return their second operand). */
-static inline __m256 cnnrt_f32_expm1_reduced_avx2(__m256 x, __m256* n) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_expm1_reduced_avx2(__m256 x, __m256* n) {
   x = _mm256_min_ps(_mm256_set1_ps(89.0f), _mm256_max_ps(_mm256_set1_ps(-104.0f), x));
   *n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -68,7 +68,7 @@ static inline __m256 cnnrt_f32_expm1_reduced_avx2(__m256 x, __m256* n) {
 }
 
 /* expf: (1 + (e^r - 1)) * 2^n, one rounding in the scaling. */
-static inline __m256 cnnrt_f32_exp_avx2(__m256 x) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_exp_avx2(__m256 x) {
   __m256 n, first, second;
   const __m256 q = cnnrt_f32_expm1_reduced_avx2(x, &n);
   cnnrt_f32_exp2_split_avx2(n, &first, &second);
@@ -77,7 +77,7 @@ static inline __m256 cnnrt_f32_exp_avx2(__m256 x) {
 
 /* expm1f: (e^r - 1) * 2^n + (2^n - 1), exact in its last step for n = 0
  * (|x| <= ln2/2), where e^x - 1 would cancel. */
-static inline __m256 cnnrt_f32_expm1_avx2(__m256 x) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_expm1_avx2(__m256 x) {
   __m256 n, first, second;
   const __m256 q = cnnrt_f32_expm1_reduced_avx2(x, &n);
   cnnrt_f32_exp2_split_avx2(n, &first, &second);
@@ -86,14 +86,14 @@ static inline __m256 cnnrt_f32_expm1_avx2(__m256 x) {
                        _mm256_sub_ps(_mm256_mul_ps(first, second), one));
 }
 
-static inline __m256 cnnrt_f32_copysign_avx2(__m256 magnitude, __m256 sign) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_copysign_avx2(__m256 magnitude, __m256 sign) {
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   return _mm256_or_ps(_mm256_andnot_ps(sign_bit, magnitude), _mm256_and_ps(sign_bit, sign));
 }
 
 /* tanhf (Cephes): x + x^3 P(x^2) for |x| < 0.625, else 1 - 2 / (e^2|x| + 1)
  * with x's sign (2 / inf = 0 gives +-1 for large |x| and +-inf). */
-static inline __m256 cnnrt_f32_tanh_avx2(__m256 x) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_tanh_avx2(__m256 x) {
   const __m256 z = _mm256_mul_ps(x, x);
   __m256 p = _mm256_set1_ps(-5.70498872745e-3f);
   p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(2.06390887954e-2f));
@@ -113,7 +113,7 @@ static inline __m256 cnnrt_f32_tanh_avx2(__m256 x) {
  * 1 - exp(Q(|x| - 2.5)) with x's sign for |x| >= 1, where Q approximates
  * log(erfc) on [1, 4] (absolute error 2e-7); |x| is clamped to 4, past which
  * erff is +-1. The fits of f32-activation-avx512.h. */
-static inline __m256 cnnrt_f32_erf_avx2(__m256 x) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_erf_avx2(__m256 x) {
   const __m256 s = _mm256_mul_ps(x, x);
   __m256 p = _mm256_set1_ps(-0.0005625396152026951f);
   p = _mm256_fmadd_ps(p, s, _mm256_set1_ps(0.004916023463010788f));
@@ -140,7 +140,7 @@ static inline __m256 cnnrt_f32_erf_avx2(__m256 x) {
 
 /* log1pf(t) for t in [0, 1] (and NaN): 2 atanh(s), s = t / (2 + t) <= 1/3,
  * as 2s (1 + z/3 + z^2/5 + ... + z^7/15), z = s^2 (truncation ~1e-9). */
-static inline __m256 cnnrt_f32_log1p_unit_avx2(__m256 t) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_log1p_unit_avx2(__m256 t) {
   const __m256 s = _mm256_div_ps(t, _mm256_add_ps(_mm256_set1_ps(2.0f), t));
   const __m256 z = _mm256_mul_ps(s, s);
   __m256 p = _mm256_set1_ps(1.0f / 15.0f);
@@ -157,7 +157,7 @@ static inline __m256 cnnrt_f32_log1p_unit_avx2(__m256 t) {
 /* max_ps/min_ps return their second operand when either is NaN and when both
  * are zeros, which is what the reference's `x < a ? a : x` does with a first.
  * blendv_ps(a, b, mask) takes b where mask is set. */
-static inline __m256 cnnrt_f32_activation_avx2(__m256 x, int activation, float alpha, float beta) {
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_activation_avx2(__m256 x, int activation, float alpha, float beta) {
   switch (activation) {
     case CNNRT_ACT_RELU:
       return _mm256_max_ps(_mm256_setzero_ps(), x);

@@ -28,7 +28,7 @@ static inline int cnnrt_f32_activation_avx512_has(int activation) {
  * (Cody-Waite, two constants), e^r - 1 = r + r^2 P(r) on |r| <= ln2/2 (Cephes
  * expf polynomial, ~1 ulp). x is first clamped to [-104, 89], past which e^x
  * is 0 or inf in float; NaN stays NaN (max/min return their second operand). */
-static inline __m512 cnnrt_f32_expm1_reduced_avx512(__m512 x, __m512* n) {
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_expm1_reduced_avx512(__m512 x, __m512* n) {
   x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-104.0f), x));
   *n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -45,7 +45,7 @@ static inline __m512 cnnrt_f32_expm1_reduced_avx512(__m512 x, __m512* n) {
 
 /* expf: (1 + (e^r - 1)) * 2^n; scalef rounds once, so results that are
  * denormal round correctly, and it gives inf / 0 past the range. */
-static inline __m512 cnnrt_f32_exp_avx512(__m512 x) {
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_exp_avx512(__m512 x) {
   __m512 n;
   const __m512 q = cnnrt_f32_expm1_reduced_avx512(x, &n);
   return _mm512_scalef_ps(_mm512_add_ps(_mm512_set1_ps(1.0f), q), n);
@@ -53,21 +53,21 @@ static inline __m512 cnnrt_f32_exp_avx512(__m512 x) {
 
 /* expm1f: (e^r - 1) * 2^n + (2^n - 1), exact in its last step for n = 0
  * (|x| <= ln2/2), where e^x - 1 would cancel. */
-static inline __m512 cnnrt_f32_expm1_avx512(__m512 x) {
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_expm1_avx512(__m512 x) {
   __m512 n;
   const __m512 q = cnnrt_f32_expm1_reduced_avx512(x, &n);
   const __m512 one = _mm512_set1_ps(1.0f);
   return _mm512_add_ps(_mm512_scalef_ps(q, n), _mm512_sub_ps(_mm512_scalef_ps(one, n), one));
 }
 
-static inline __m512 cnnrt_f32_copysign_avx512(__m512 magnitude, __m512 sign) {
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_copysign_avx512(__m512 magnitude, __m512 sign) {
   const __m512 sign_bit = _mm512_set1_ps(-0.0f);
   return _mm512_or_ps(_mm512_andnot_ps(sign_bit, magnitude), _mm512_and_ps(sign_bit, sign));
 }
 
 /* tanhf (Cephes): x + x^3 P(x^2) for |x| < 0.625, else 1 - 2 / (e^2|x| + 1)
  * with x's sign (2 / inf = 0 gives +-1 for large |x| and +-inf). */
-static inline __m512 cnnrt_f32_tanh_avx512(__m512 x) {
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_tanh_avx512(__m512 x) {
   const __m512 z = _mm512_mul_ps(x, x);
   __m512 p = _mm512_set1_ps(-5.70498872745e-3f);
   p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(2.06390887954e-2f));
@@ -87,7 +87,7 @@ static inline __m512 cnnrt_f32_tanh_avx512(__m512 x) {
  * 1 - exp(Q(|x| - 2.5)) with x's sign for |x| >= 1, where Q approximates
  * log(erfc) on [1, 4] (absolute error 2e-7); |x| is clamped to 4, past which
  * erff is +-1. Both least-squares fits on Chebyshev nodes. */
-static inline __m512 cnnrt_f32_erf_avx512(__m512 x) {
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_erf_avx512(__m512 x) {
   const __m512 s = _mm512_mul_ps(x, x);
   __m512 p = _mm512_set1_ps(-0.0005625396152026951f);
   p = _mm512_fmadd_ps(p, s, _mm512_set1_ps(0.004916023463010788f));
@@ -114,7 +114,7 @@ static inline __m512 cnnrt_f32_erf_avx512(__m512 x) {
 
 /* log1pf(t) for t in [0, 1] (and NaN): 2 atanh(s), s = t / (2 + t) <= 1/3,
  * as 2s (1 + z/3 + z^2/5 + ... + z^7/15), z = s^2 (truncation ~1e-9). */
-static inline __m512 cnnrt_f32_log1p_unit_avx512(__m512 t) {
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_log1p_unit_avx512(__m512 t) {
   const __m512 s = _mm512_div_ps(t, _mm512_add_ps(_mm512_set1_ps(2.0f), t));
   const __m512 z = _mm512_mul_ps(s, s);
   __m512 p = _mm512_set1_ps(1.0f / 15.0f);
@@ -130,7 +130,7 @@ static inline __m512 cnnrt_f32_log1p_unit_avx512(__m512 t) {
 
 /* max_ps/min_ps return their second operand when either is NaN and when both
  * are zeros, which is what the reference's `x < a ? a : x` does with a first. */
-static inline __m512 cnnrt_f32_activation_avx512(__m512 x, int activation, float alpha, float beta) {
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_activation_avx512(__m512 x, int activation, float alpha, float beta) {
   switch (activation) {
     case CNNRT_ACT_RELU:
       return _mm512_max_ps(_mm512_setzero_ps(), x);

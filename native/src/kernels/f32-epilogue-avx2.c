@@ -18,13 +18,10 @@ static inline __m256i tail_mask(size_t left) {
   return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (left >= 8 ? 8 : left)));
 }
 
-void cnnrt_f32_epilogue__avx2(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
-                              float beta) {
-  if (!cnnrt_f32_activation_avx2_has(activation)) {
-    cnnrt_f32_epilogue_ref(y, n, bias, residual, activation, alpha, beta);
-    return;
-  }
-  if (bias == 0.0f && residual == NULL && activation == CNNRT_ACT_NONE) return;
+/* The loops, inlined into one copy per activation (CNNRT_ACTIVATION_SPECIALIZE:
+ * a call per vector of the activation's switch cost 3x its arithmetic). */
+static inline __attribute__((always_inline)) void epilogue_loop(float* y, size_t n, float bias, const float* residual,
+                                                                const int activation, float alpha, float beta) {
   const __m256 vbias = _mm256_set1_ps(bias);
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -42,19 +39,33 @@ void cnnrt_f32_epilogue__avx2(float* y, size_t n, float bias, const float* resid
   }
 }
 
+static inline __attribute__((always_inline)) void activation_loop(const float* x, float* y, size_t n,
+                                                                  const int activation, float alpha, float beta) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, cnnrt_f32_activation_avx2(_mm256_loadu_ps(x + i), activation, alpha, beta));
+  }
+  if (i < n) {
+    const __m256 v = _mm256_maskload_ps(x + i, tail_mask(n - i));
+    cnnrt_f32_store_first_avx2(y + i, cnnrt_f32_activation_avx2(v, activation, alpha, beta), n - i);
+  }
+}
+
+void cnnrt_f32_epilogue__avx2(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
+                              float beta) {
+  if (!cnnrt_f32_activation_avx2_has(activation)) {
+    cnnrt_f32_epilogue_ref(y, n, bias, residual, activation, alpha, beta);
+    return;
+  }
+  if (bias == 0.0f && residual == NULL && activation == CNNRT_ACT_NONE) return;
+  CNNRT_ACTIVATION_SPECIALIZE(activation, epilogue_loop(y, n, bias, residual, CNNRT_ACT_CONSTANT, alpha, beta));
+}
+
 void cnnrt_f32_activation__avx2(const float* x, float* y, size_t n, int activation, float alpha, float beta) {
   if (!cnnrt_f32_activation_avx2_has(activation)) {
     if (y != x) memmove(y, x, n * sizeof(float));
     cnnrt_f32_activation_ref(y, n, activation, alpha, beta);
     return;
   }
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(y + i, cnnrt_f32_activation_avx2(_mm256_loadu_ps(x + i), activation, alpha, beta));
-  }
-  if (i < n) {
-    const __m256i mask = tail_mask(n - i);
-    const __m256 v = _mm256_maskload_ps(x + i, mask);
-    cnnrt_f32_store_first_avx2(y + i, cnnrt_f32_activation_avx2(v, activation, alpha, beta), n - i);
-  }
+  CNNRT_ACTIVATION_SPECIALIZE(activation, activation_loop(x, y, n, CNNRT_ACT_CONSTANT, alpha, beta));
 }
