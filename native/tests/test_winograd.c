@@ -4,7 +4,8 @@
 //
 /*
  * 1. Every transform variant this CPU runs against the reference transforms,
- *    on planes with ragged tiles, pads 0 and 1, and block edges.
+ *    on planes with ragged tiles, pads 0 to 2, block edges and mr 1 to 16,
+ *    fixed and random geometries.
  * 2. The whole F(2,3) and F(4,3) pipelines of each transform config (with an
  *    exact GEMM in double) against the direct convolution in double.
  * 3. The Conv op on the Winograd path (forced by CNNRT_WINOGRAD) against the
@@ -14,6 +15,7 @@
  *    (N(0,1) or post-ReLU activations, He-initialised weights, up to 512
  *    input channels), for F(2,3), F(4,3) and im2col + GEMM.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +90,83 @@ static cnnrt_winograd_geometry make_geometry(size_t m, size_t h, size_t w, size_
 
 /* ---- 1. transform variants against the reference ------------------------------ */
 
+/* |a - b| over a buffer, relative to its largest |b|; NaN or a value only one
+ * of them wrote (the 12345 / -777 fill left in place) counts as infinite. */
+static double relative_difference(const float* a, const float* b, size_t n, float fill) {
+  double scale = 1e-30, worst = 0.0;
+  for (size_t i = 0; i < n; i++) {
+    if ((a[i] == fill) != (b[i] == fill)) return INFINITY;
+    if (b[i] != fill) scale = fmax(scale, fabs((double)b[i]));
+    const double e = fabs((double)a[i] - b[i]);
+    if (!(e <= worst)) worst = e;
+  }
+  return worst / scale;
+}
+
+/* Both transforms of `config` against the reference ones for the block of
+ * tile rows [ty0, ty1): every float of the panels (padding between panels
+ * included) and of the output planes. The factored transforms differ from
+ * the matrix products by rounding only: a few float epsilons of the
+ * largest value. */
+static void check_transforms(const cnnrt_f32_winograd_config* config, const cnnrt_winograd_geometry* g,
+                             size_t channels, size_t ty0, size_t ty1, size_t mr, size_t oc) {
+  const cnnrt_f32_winograd_config* ref = cnnrt_f32_winograd_config_for_level(CNNRT_ISA_SCALAR);
+  const size_t m = g->m, alpha = m + 2;
+  const size_t tiles = (ty1 - ty0) * g->tiles_x, rounded = (tiles + mr - 1) / mr * mr;
+  /* Panels either exactly channels * mr apart or with padding floats. */
+  const size_t panel_stride = channels * mr + (channels + mr) % 3 * 5, v_stride = rounded / mr * panel_stride + 3;
+  float* x = random_buffer(channels * g->in_h * g->in_w);
+  float* v_ref = malloc(alpha * alpha * v_stride * sizeof(float));
+  float* v = malloc(alpha * alpha * v_stride * sizeof(float));
+  for (size_t i = 0; i < alpha * alpha * v_stride; i++) v_ref[i] = v[i] = 12345.0f;
+  float* scratch = malloc(cnnrt_f32_winograd_input_scratch_floats(g) * sizeof(float));
+  ref->input(g, x, channels, ty0, ty1, mr, v_ref, v_stride, panel_stride, scratch);
+  config->input(g, x, channels, ty0, ty1, mr, v, v_stride, panel_stride, scratch);
+  double error = relative_difference(v, v_ref, alpha * alpha * v_stride, 12345.0f);
+  CHECK(error <= 4 * FLT_EPSILON, "input transform %s m%zu %zux%zu pads %td,%td rows [%zu, %zu) mr %zu c %zu: error %g",
+        config->name, m, g->in_h, g->in_w, g->pad_top, g->pad_left, ty0, ty1, mr, channels, error);
+  /* Output: C rows of tiles with `oc` channels, row stride past it. */
+  const size_t row = oc + 5, c_stride = rounded * row;
+  float* c = random_buffer(alpha * alpha * c_stride);
+  const size_t yn = oc * g->out_h * g->out_w;
+  float* y_ref = malloc(yn * sizeof(float));
+  float* y = malloc(yn * sizeof(float));
+  for (size_t i = 0; i < yn; i++) y_ref[i] = y[i] = -777.0f;
+  ref->output(g, c, c_stride, row, oc, ty0, ty1, y_ref, scratch);
+  config->output(g, c, c_stride, row, oc, ty0, ty1, y, scratch);
+  error = relative_difference(y, y_ref, yn, -777.0f);
+  CHECK(error <= 4 * FLT_EPSILON, "output transform %s m%zu %zux%zu rows [%zu, %zu) c %zu: error %g", config->name, m,
+        g->out_h, g->out_w, ty0, ty1, oc, error);
+  /* Pixels of rows outside the block stay untouched; the others are written. */
+  int untouched = 1, written = 1;
+  const size_t first = ty0 * m * g->out_w, last = ty1 * m * g->out_w;
+  for (size_t k = 0; k < oc; k++)
+    for (size_t p = 0; p < g->out_h * g->out_w; p++) {
+      const int inside = p >= first && p < last;
+      const float value = y[k * g->out_h * g->out_w + p];
+      if (!inside && value != -777.0f) untouched = 0;
+      if (inside && value == -777.0f) written = 0;
+    }
+  CHECK(written, "output transform %s left pixels of its block unwritten", config->name);
+  CHECK(untouched, "output transform %s wrote outside its block", config->name);
+  free(x);
+  free(v_ref);
+  free(v);
+  free(scratch);
+  free(c);
+  free(y_ref);
+  free(y);
+}
+
 static void test_transform_variants(void) {
   const cnnrt_f32_winograd_config* ref = cnnrt_f32_winograd_config_for_level(CNNRT_ISA_SCALAR);
+#if defined(__x86_64__) || defined(_M_X64)
+  /* x86-64 builds carry SIMD transforms for these levels: a level that fell
+   * back to the reference would leave them untested here. */
+  CHECK(strcmp(cnnrt_f32_winograd_config_for_level(CNNRT_ISA_AVX2)->name, "avx2") == 0, "AVX2 transforms not registered");
+  CHECK(strcmp(cnnrt_f32_winograd_config_for_level(CNNRT_ISA_AVX512)->name, "avx512") == 0,
+        "AVX-512 transforms not registered");
+#endif
   const int levels[] = {CNNRT_ISA_AVX2, CNNRT_ISA_AVX512, CNNRT_ISA_NEON};
   for (size_t li = 0; li < sizeof(levels) / sizeof(levels[0]); li++) {
     const cnnrt_f32_winograd_config* config = cnnrt_f32_winograd_config_for_level(levels[li]);
@@ -98,68 +175,46 @@ static void test_transform_variants(void) {
       printf("skip: winograd transforms %s (this CPU lacks %s)\n", config->name, cnnrt_isa_name((cnnrt_isa_level)levels[li]));
       continue;
     }
+    /* Fixed planes: ragged tiles, pads 0 and 1, a block past the first row. */
     const size_t planes[][2] = {{1, 1}, {2, 2}, {5, 7}, {7, 7}, {14, 14}, {9, 37}, {56, 56}, {3, 70}};
     const size_t mrs[] = {8, 6, 14};
     for (size_t pi = 0; pi < sizeof(planes) / sizeof(planes[0]); pi++) {
       for (size_t m = 2; m <= 4; m += 2) {
         for (size_t pad = 0; pad <= 1; pad++) {
-          cnnrt_winograd_geometry g = make_geometry(m, planes[pi][0], planes[pi][1], pad);
           if (planes[pi][0] + 2 * pad < 3 || planes[pi][1] + 2 * pad < 3) continue;
+          cnnrt_winograd_geometry g = make_geometry(m, planes[pi][0], planes[pi][1], pad);
           const size_t channels = 1 + (pi * 7 + m + pad) % 19, mr = mrs[(pi + pad) % 3];
-          /* A block of tile rows that starts past the first: ty in [ty0, ty1). */
-          const size_t ty0 = g.tiles_y > 2 ? 1 : 0, ty1 = g.tiles_y;
-          const size_t tiles = (ty1 - ty0) * g.tiles_x, rounded = (tiles + mr - 1) / mr * mr;
-          const size_t alpha = m + 2, panel_stride = channels * mr + 5, v_stride = rounded / mr * panel_stride + 3;
-          float* x = random_buffer(channels * g.in_h * g.in_w);
-          float* v_ref = malloc(alpha * alpha * v_stride * sizeof(float));
-          float* v = malloc(alpha * alpha * v_stride * sizeof(float));
-          for (size_t i = 0; i < alpha * alpha * v_stride; i++) v_ref[i] = v[i] = 12345.0f;
-          float* scratch = malloc(cnnrt_f32_winograd_input_scratch_floats(&g) * sizeof(float));
-          ref->input(&g, x, channels, ty0, ty1, mr, v_ref, v_stride, panel_stride, scratch);
-          config->input(&g, x, channels, ty0, ty1, mr, v, v_stride, panel_stride, scratch);
-          double worst = 0.0;
-          for (size_t i = 0; i < alpha * alpha * v_stride; i++) {
-            worst = fmax(worst, fabs((double)v[i] - v_ref[i]));
-            if (!(fabs((double)v[i] - v_ref[i]) <= 1e-5 * 64)) worst = INFINITY;
-          }
-          CHECK(worst <= 2e-5 * (m == 4 ? 32 : 4), "input transform %s m%zu %zux%zu pad %zu mr %zu c %zu: error %g",
-                config->name, m, g.in_h, g.in_w, pad, mr, channels, worst);
-          /* Output: C rows of tiles with `oc` channels, row stride past it. */
-          const size_t oc = 1 + (pi * 5 + m) % 37, row = oc + 5, c_stride = rounded * row;
-          float* c = random_buffer(alpha * alpha * c_stride);
-          const size_t yn = oc * g.out_h * g.out_w;
-          float* y_ref = malloc(yn * sizeof(float));
-          float* y = malloc(yn * sizeof(float));
-          for (size_t i = 0; i < yn; i++) y_ref[i] = y[i] = -777.0f;
-          ref->output(&g, c, c_stride, row, oc, ty0, ty1, y_ref, scratch);
-          config->output(&g, c, c_stride, row, oc, ty0, ty1, y, scratch);
-          worst = 0.0;
-          for (size_t i = 0; i < yn; i++) {
-            double e = fabs((double)y[i] - y_ref[i]);
-            if (!(e <= worst)) worst = e;
-          }
-          CHECK(worst <= 1e-5 * (m == 4 ? 64 : 4), "output transform %s m%zu %zux%zu pad %zu c %zu: error %g",
-                config->name, m, g.in_h, g.in_w, pad, oc, worst);
-          /* Pixels of rows before the block stay untouched; the others are written. */
-          int untouched = 1, written = 1;
-          for (size_t k = 0; k < oc; k++)
-            for (size_t p = 0; p < g.out_h * g.out_w; p++) {
-              const int inside = p >= ty0 * m * g.out_w;
-              const float value = y[k * g.out_h * g.out_w + p];
-              if (!inside && value != -777.0f) untouched = 0;
-              if (inside && value == -777.0f) written = 0;
-            }
-          CHECK(written, "output transform %s left pixels of its block unwritten", config->name);
-          CHECK(untouched, "output transform %s wrote outside its block", config->name);
-          free(x);
-          free(v_ref);
-          free(v);
-          free(scratch);
-          free(c);
-          free(y_ref);
-          free(y);
+          const size_t ty0 = g.tiles_y > 2 ? 1 : 0;
+          check_transforms(config, &g, channels, ty0, g.tiles_y, mr, 1 + (pi * 5 + m) % 37);
         }
       }
+    }
+    /* Random geometries: planes up to 80 wide (several 8- and 16-tile
+     * groups, inside the image and at both edges), pads 0..2 on each side
+     * (the output shrinks or grows), blocks of any tile rows, the channel
+     * counts of real layers and odd ones, mr of every GEMM and others. */
+    const size_t channel_choices[] = {1, 3, 17, 64, 2, 9};
+    const size_t mr_choices[] = {6, 8, 16, 1, 4, 12, 6};
+    for (int i = 0; i < 300; i++) {
+      const size_t m = random_u64() % 2 ? 4 : 2;
+      const size_t pad_top = random_u64() % 3, pad_left = random_u64() % 3;
+      const size_t pad_bottom = random_u64() % 3, pad_right = random_u64() % 3;
+      const size_t h = 1 + random_u64() % 40, w = 1 + random_u64() % 80;
+      if (h + pad_top + pad_bottom < 3 || w + pad_left + pad_right < 3) continue;
+      cnnrt_winograd_geometry g;
+      memset(&g, 0, sizeof(g));
+      g.m = m;
+      g.in_h = h;
+      g.in_w = w;
+      g.out_h = h + pad_top + pad_bottom - 2;
+      g.out_w = w + pad_left + pad_right - 2;
+      g.pad_top = (ptrdiff_t)pad_top;
+      g.pad_left = (ptrdiff_t)pad_left;
+      g.tiles_y = (g.out_h + m - 1) / m;
+      g.tiles_x = (g.out_w + m - 1) / m;
+      const size_t ty0 = random_u64() % g.tiles_y, ty1 = ty0 + 1 + random_u64() % (g.tiles_y - ty0);
+      const size_t channels = channel_choices[random_u64() % 6], oc = channel_choices[random_u64() % 6];
+      check_transforms(config, &g, channels, ty0, ty1, mr_choices[random_u64() % 7], oc);
     }
   }
 }
@@ -195,8 +250,8 @@ static void winograd_pipeline(const cnnrt_f32_winograd_config* config, size_t m,
 }
 
 static void test_pipelines(void) {
-  const int levels[] = {CNNRT_ISA_SCALAR, CNNRT_ISA_AVX512};
-  for (size_t li = 0; li < 2; li++) {
+  const int levels[] = {CNNRT_ISA_SCALAR, CNNRT_ISA_AVX2, CNNRT_ISA_AVX512};
+  for (size_t li = 0; li < sizeof(levels) / sizeof(levels[0]); li++) {
     if (!cnnrt_cpu_supports((cnnrt_isa_level)levels[li])) continue;
     const cnnrt_f32_winograd_config* config = cnnrt_f32_winograd_config_for_level(levels[li]);
     const size_t shapes[][5] = {{3, 5, 7, 7, 1}, {17, 4, 5, 7, 0}, {1, 2, 2, 2, 1}, {8, 3, 14, 14, 1}, {2, 2, 11, 6, 0}};

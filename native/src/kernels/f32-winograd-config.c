@@ -13,11 +13,14 @@ static const cnnrt_f32_winograd_config winograd_ref = {cnnrt_f32_winograd_input_
 #if defined(__x86_64__) || defined(_M_X64)
 static const cnnrt_f32_winograd_config winograd_avx512 = {cnnrt_f32_winograd_input__avx512,
                                                           cnnrt_f32_winograd_output__avx512, "avx512"};
+static const cnnrt_f32_winograd_config winograd_avx2 = {cnnrt_f32_winograd_input__avx2,
+                                                        cnnrt_f32_winograd_output__avx2, "avx2"};
 #endif
 
 const cnnrt_f32_winograd_config* cnnrt_f32_winograd_config_for_level(int level) {
 #if defined(__x86_64__) || defined(_M_X64)
   if (level == CNNRT_ISA_AVX512) return &winograd_avx512;
+  if (level == CNNRT_ISA_AVX2) return &winograd_avx2;
 #endif
   (void)level;
   return &winograd_ref;

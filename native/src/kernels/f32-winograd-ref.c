@@ -61,10 +61,11 @@ void cnnrt_f32_winograd_filter_ref(size_t m, const float* w, size_t oc, size_t i
 
 size_t cnnrt_f32_winograd_input_scratch_floats(const cnnrt_winograd_geometry* g) {
   /* The SIMD transforms' two sets of staging rows for a block of all tile rows, and
-   * their per-group load tables (80 bytes each, counted generously). */
+   * their per-group load tables (AVX-512: 80 bytes per 16 tiles; AVX2: 160
+   * bytes per 8 tiles; counted generously). */
   const size_t alpha = g->m + 2, tiles = g->tiles_y * g->tiles_x;
   const size_t stage_row = (tiles + 16 + 16 + 15) / 16 * 16;
-  return 2 * alpha * alpha * stage_row + ((g->tiles_x + 15) / 16) * 32 + 16;
+  return 2 * alpha * alpha * stage_row + ((g->tiles_x + 7) / 8) * 48 + 16;
 }
 
 void cnnrt_f32_winograd_input_ref(const cnnrt_winograd_geometry* g, const float* x, size_t channels,

@@ -513,11 +513,19 @@ void cnnrt_f32_winograd_input__avx512(const cnnrt_winograd_geometry* geometry, c
 void cnnrt_f32_winograd_output__avx512(const cnnrt_winograd_geometry* geometry, const float* c, size_t c_stride,
                                        size_t c_row_stride, size_t channels, size_t ty_begin, size_t ty_end,
                                        float* y, float* scratch);
+/* AVX2 + FMA (x86-64 only): 8 tiles of a tile row (input) and 8 output
+ * channels (output) per vector; any mr <= 16, mr = 6 the fast case. */
+void cnnrt_f32_winograd_input__avx2(const cnnrt_winograd_geometry* geometry, const float* x, size_t channels,
+                                    size_t ty_begin, size_t ty_end, size_t mr, float* v, size_t v_stride,
+                                    size_t panel_stride, float* scratch);
+void cnnrt_f32_winograd_output__avx2(const cnnrt_winograd_geometry* geometry, const float* c, size_t c_stride,
+                                     size_t c_row_stride, size_t channels, size_t ty_begin, size_t ty_end, float* y,
+                                     float* scratch);
 
 typedef struct cnnrt_f32_winograd_config {
   cnnrt_f32_winograd_input_fn input;
   cnnrt_f32_winograd_output_fn output;
-  const char* name; /* "ref", "avx512" */
+  const char* name; /* "ref", "avx2", "avx512" */
 } cnnrt_f32_winograd_config;
 /* The transforms of the cnnrt_cpu_level() (reference ones where a level has none). */
 const cnnrt_f32_winograd_config* cnnrt_f32_winograd_config_get(void);
