@@ -1,7 +1,8 @@
 /*
- * How the AVX-512 depthwise kernel (f32-dwconv2d-avx512.c) lays out its
- * scratch, shared with cnnrt_f32_dwconv2d_scratch_floats (f32-vector-config.c)
- * so that the size asked for and the size used come from one formula.
+ * How the AVX-512 depthwise kernel (f32-dwconv2d-avx512.c), and the AVX2
+ * kernel's channel-blocked loop (at the end), lay out their scratch, shared
+ * with cnnrt_f32_dwconv2d_scratch_floats (f32-vector-config.c) so that the
+ * size asked for and the size used come from one formula.
  *
  * The kernel copies a band of rows of one input plane into stride_h x
  * stride_w "phase" planes with the zero padding made explicit: phase (a, b),
