@@ -496,6 +496,21 @@ static int check_dwconv(const cnnrt_f32_vector_config* config, cnnrt_conv2d_geom
   return 1;
 }
 
+/* Which loop of the AVX2 depthwise kernel a geometry (out_h, out_w set) takes. */
+static void count_avx2_loop(const cnnrt_conv2d_geometry* g, int* rows, int blocked[5], int row_ends[8],
+                            int* banded) {
+  if (!cnnrt_dwconv2d_avx2_blocked(g)) {
+    (*rows)++;
+    return;
+  }
+  const int square3 = g->kernel_h == 3 && g->kernel_w == 3, square5 = g->kernel_h == 5 && g->kernel_w == 5;
+  blocked[square3 ? (g->stride_w == 1 ? 0 : 1) : square5 ? (g->stride_w == 1 ? 2 : 3) : 4]++;
+  if (square3 || square5) row_ends[g->out_w % 8]++;
+  cnnrt_dwconv2d_avx2_window window;
+  cnnrt_dwconv2d_avx2_window_make(g, &window);
+  *banded += window.band < g->out_h;
+}
+
 static void test_dwconv(const cnnrt_f32_vector_config* config) {
   static const int activations[] = {CNNRT_ACT_NONE,         CNNRT_ACT_RELU,      CNNRT_ACT_LEAKY_RELU,
                                     CNNRT_ACT_CLIP,         CNNRT_ACT_HARD_SIGMOID, CNNRT_ACT_HARD_SWISH,
@@ -505,6 +520,10 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
   /* Which of the AVX-512 kernel's loops (f32-dwconv2d-layout.h) ran, and
    * whether a plane was split into bands. */
   int modes[CNNRT_DWCONV2D_MODES] = {0}, banded = 0;
+  /* Likewise for the AVX2 kernel (f32-dwconv2d-avx2.c): its row loop, its
+   * channel-blocked loop by kernel (3x3 and 5x5 by column stride, any other),
+   * row ends of every length (out_w % 8) and planes split into bands. */
+  int avx2_rows = 0, avx2_blocked[5] = {0}, avx2_row_ends[8] = {0}, avx2_banded = 0;
   int tested = 0;
   for (int trial = 0; trial < 300; trial++) {
     cnnrt_conv2d_geometry g;
@@ -518,6 +537,9 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
     g.batch = random_size(1, 2);
     g.groups = g.in_channels = random_size(1, 5);
     g.out_channels = g.groups * random_size(1, 3);
+    if (trial % 4 == 1) { /* the AVX2 kernel's channel-blocked loop: one channel per group, 8 or more */
+      g.groups = g.in_channels = g.out_channels = random_size(8, 20);
+    }
     g.in_h = random_size(1, trial % 4 == 0 ? 90 : 20);
     g.in_w = random_size(1, trial % 4 == 0 ? 120 : 40);
     g.pad_top = (ptrdiff_t)random_size(0, g.kernel_h / 2 + 1);
@@ -564,6 +586,7 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
             cnnrt_dwconv2d_layout_make(&g, &layout);
             modes[layout.mode]++;
             banded += layout.band < g.out_h;
+            count_avx2_loop(&g, &avx2_rows, avx2_blocked, avx2_row_ends, &avx2_banded);
             listed++;
           }
         }
@@ -598,8 +621,19 @@ static void test_dwconv(const cnnrt_f32_vector_config* config) {
         cnnrt_dwconv2d_layout layout;
         cnnrt_dwconv2d_layout_make(&g, &layout);
         modes[layout.mode]++;
+        count_avx2_loop(&g, &avx2_rows, avx2_blocked, avx2_row_ends, &avx2_banded);
       }
     }
+  }
+  if (strcmp(config->name, "avx2") == 0) {
+    int row_ends = 1;
+    for (int i = 0; i < 8; i++) row_ends = row_ends && avx2_row_ends[i] > 0;
+    CHECK(avx2_rows > 0 && avx2_blocked[0] > 0 && avx2_blocked[1] > 0 && avx2_blocked[2] > 0 &&
+              avx2_blocked[3] > 0 && avx2_blocked[4] > 0 && row_ends && avx2_banded > 0,
+          "avx2 dwconv: the listed shapes must reach the row loop (%d), the channel-blocked loop for 3x3 (%d, %d), "
+          "5x5 (%d, %d) and other kernels (%d), row ends of every length and banded planes (%d)",
+          avx2_rows, avx2_blocked[0], avx2_blocked[1], avx2_blocked[2], avx2_blocked[3], avx2_blocked[4],
+          avx2_banded);
   }
   if (strcmp(config->name, "avx512") == 0) {
     CHECK(modes[CNNRT_DWCONV2D_TAPS] > 0, "avx512 dwconv: the taps loop must be reached");

@@ -1,7 +1,8 @@
 /*
- * How the AVX-512 depthwise kernel (f32-dwconv2d-avx512.c) lays out its
- * scratch, shared with cnnrt_f32_dwconv2d_scratch_floats (f32-vector-config.c)
- * so that the size asked for and the size used come from one formula.
+ * How the AVX-512 depthwise kernel (f32-dwconv2d-avx512.c), and the AVX2
+ * kernel's channel-blocked loop (at the end), lay out their scratch, shared
+ * with cnnrt_f32_dwconv2d_scratch_floats (f32-vector-config.c) so that the
+ * size asked for and the size used come from one formula.
  *
  * The kernel copies a band of rows of one input plane into stride_h x
  * stride_w "phase" planes with the zero padding made explicit: phase (a, b),
@@ -117,6 +118,45 @@ static inline size_t cnnrt_dwconv2d_layout_floats(const cnnrt_dwconv2d_layout* l
     return l->phase_floats + (g->out_h * g->out_w + 15) / 16 * 16 * 16 + g->kernel_h * g->kernel_w * 16;
   }
   return l->buffers * g->stride_h * g->stride_w * l->phase_floats;
+}
+
+/* ---- the AVX2 kernel's channel-blocked loop (f32-dwconv2d-avx2.c) ---------
+ * 8 channels per vector for every plane size: a band of output rows reads a
+ * zero-padded [row][column][8] window of the input, transposed 8 x 8 in
+ * registers from the channels' planes; a band keeps the window within
+ * CNNRT_DWCONV2D_AVX2_WINDOW_FLOATS (L1 and L2 hold it) unless one output
+ * row needs more. One input channel per output channel, and 8 or more of
+ * them; the other geometries take the kernel's row loop. In scratch: the
+ * window (rows x pitch x 8), then the block's filters (taps x 8). */
+#define CNNRT_DWCONV2D_AVX2_WINDOW_FLOATS 12288
+
+typedef struct cnnrt_dwconv2d_avx2_window {
+  size_t pitch; /* columns per window row: those the taps of whole groups of 8 outputs read, and every input
+                   column rounded up to 8 */
+  size_t band;  /* output rows per band */
+  size_t rows;  /* window rows per band: (band - 1) * stride_h + kernel_h */
+} cnnrt_dwconv2d_avx2_window;
+
+static inline int cnnrt_dwconv2d_avx2_blocked(const cnnrt_conv2d_geometry* g) {
+  return g->out_channels == g->groups && g->in_channels == g->groups && g->groups >= 8;
+}
+
+static inline void cnnrt_dwconv2d_avx2_window_make(const cnnrt_conv2d_geometry* g, cnnrt_dwconv2d_avx2_window* w) {
+  /* Columns for whole groups of 8 outputs (the loop for any kernel computes them all). */
+  const size_t read = ((g->out_w + 7) / 8 * 8 - 1) * g->stride_w + g->kernel_w;
+  const size_t written = (size_t)g->pad_left + (g->in_w + 7) / 8 * 8;
+  w->pitch = read > written ? read : written;
+  const size_t fit = CNNRT_DWCONV2D_AVX2_WINDOW_FLOATS / (w->pitch * 8);
+  size_t band = fit > g->kernel_h ? (fit - g->kernel_h) / g->stride_h + 1 : 1;
+  w->band = band < g->out_h ? band : g->out_h;
+  w->rows = (w->band - 1) * g->stride_h + g->kernel_h;
+}
+
+static inline size_t cnnrt_dwconv2d_avx2_floats(const cnnrt_conv2d_geometry* g) {
+  if (!cnnrt_dwconv2d_avx2_blocked(g)) return 0;
+  cnnrt_dwconv2d_avx2_window w;
+  cnnrt_dwconv2d_avx2_window_make(g, &w);
+  return w.rows * w.pitch * 8 + g->kernel_h * g->kernel_w * 8;
 }
 
 #endif

@@ -111,5 +111,8 @@ size_t cnnrt_f32_dwconv2d_scratch_floats(const cnnrt_conv2d_geometry* g) {
   cnnrt_dwconv2d_layout layout;
   cnnrt_dwconv2d_layout_make(g, &layout);
   const size_t phases = cnnrt_dwconv2d_layout_floats(&layout, g);
-  return padded > phases ? padded : phases;
+  /* The AVX2 kernel's channel-blocked window. */
+  const size_t window = cnnrt_dwconv2d_avx2_floats(g);
+  const size_t most = padded > phases ? padded : phases;
+  return most > window ? most : window;
 }

@@ -385,10 +385,10 @@ void cnnrt_f32_gemv__avx2(const float* w, size_t k, const float* x, const cnnrt_
  * [oc_begin, oc_end) of image n, with the fused epilogue; y and the residual
  * point at whole tensors (y aliases neither x nor the residual). scratch holds
  * cnnrt_f32_dwconv2d_scratch_floats() floats (zero-padded copies of input
- * rows; the AVX-512 layout is f32-dwconv2d-layout.h). Each output sums its
- * taps in (ky, kx) order with fused multiply-adds from zero, a tap over the
- * padding adding 0 * w, and is the same whatever [oc_begin, oc_end) it was
- * computed in. */
+ * rows; the AVX-512 and AVX2 layouts are in f32-dwconv2d-layout.h). Each
+ * output sums its taps in (ky, kx) order with fused multiply-adds from zero,
+ * a tap over the padding adding 0 * w, and is the same whatever [oc_begin,
+ * oc_end) it was computed in. */
 typedef void (*cnnrt_f32_dwconv2d_fn)(const cnnrt_conv2d_geometry* geometry, const float* x, const float* w,
                                       const cnnrt_f32_epilogue_params* epilogue, float* y, size_t n,
                                       size_t oc_begin, size_t oc_end, float* scratch);
