@@ -37,6 +37,7 @@
 
 #include "kernels/f32-activation-avx2.h"
 #include "kernels/f32-dwconv2d-layout.h"
+#include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
 static inline size_t round8(size_t n) { return (n + 7) / 8 * 8; }
@@ -145,7 +146,7 @@ static inline void store(__m256 acc, float* out, const float* residual, size_t l
     _mm256_storeu_ps(out, finish(acc, e, bias, residual, _mm256_set1_epi32(-1)));
   } else {
     const __m256i mask = first_lanes(lanes);
-    _mm256_maskstore_ps(out, mask, finish(acc, e, bias, residual, mask));
+    cnnrt_f32_store_first_avx2(out, finish(acc, e, bias, residual, mask), lanes);
   }
 }
 
@@ -276,27 +277,6 @@ typedef struct dw_block {
   float alpha, beta;
 } dw_block;
 
-/* The first `lanes` of v to out (lanes a constant where inlined): plain
- * stores, since masked ones (vmaskmovps) are slow on AMD's cores. */
-DW_INLINE void dw_store_lanes(float* out, __m256 v, size_t lanes) {
-  if (lanes == 8) {
-    _mm256_storeu_ps(out, v);
-    return;
-  }
-  __m128 part = _mm256_castps256_ps128(v);
-  if (lanes >= 4) {
-    _mm_storeu_ps(out, part);
-    out += 4, lanes -= 4;
-    part = _mm256_extractf128_ps(v, 1);
-  }
-  if (lanes >= 2) {
-    _mm_storel_pi((__m64*)out, part);
-    out += 2, lanes -= 2;
-    part = _mm_movehl_ps(part, part);
-  }
-  if (lanes == 1) _mm_store_ss(out, part);
-}
-
 /* The accumulators of outputs [at, at + lanes) of the band, transposed to
  * one vector per channel, through the epilogue into the output planes. */
 DW_INLINE void dw_block_store(const dw_block* b, __m256* acc, size_t at, size_t lanes) {
@@ -315,7 +295,7 @@ DW_INLINE void dw_block_store(const dw_block* b, __m256* acc, size_t at, size_t 
   }
   dw_activate8(acc, b->activation, b->alpha, b->beta);
   DW_UNROLL for (size_t c = 0; c < 8; c++) {
-    if (c < b->channels) dw_store_lanes(b->out + c * b->out_plane + at, acc[c], lanes);
+    if (c < b->channels) cnnrt_f32_store_first_avx2(b->out + c * b->out_plane + at, acc[c], lanes);
   }
 }
 
@@ -355,7 +335,7 @@ static void dw_group_any(const dw_block* b, const float* base, size_t at, size_t
       DW_UNROLL for (int i = 0; i < 8; i++) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(x + i * step), weight, acc[i]);
     }
   }
-  switch (lanes) { /* constant lane counts for dw_store_lanes */
+  switch (lanes) { /* constant lane counts for the partial stores */
     case 1: dw_block_store(b, acc, at, 1); break;
     case 2: dw_block_store(b, acc, at, 2); break;
     case 3: dw_block_store(b, acc, at, 3); break;

@@ -15,8 +15,9 @@
 #include <immintrin.h>
 #include <stddef.h>
 
-/* p[0 .. n) = the first n lanes of v (n <= 8; n >= 8 stores all 8). */
-static inline void cnnrt_f32_store_first_avx2(float* p, __m256 v, size_t n) {
+/* p[0 .. n) = the first n lanes of v (n <= 8; n >= 8 stores all 8). Inlined,
+ * so that a constant n leaves only its own stores. */
+static inline __attribute__((always_inline)) void cnnrt_f32_store_first_avx2(float* p, __m256 v, size_t n) {
   if (n >= 8) {
     _mm256_storeu_ps(p, v);
     return;

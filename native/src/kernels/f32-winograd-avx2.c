@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
 /* B^T d for d[0..5] (F(4,3)). */
@@ -125,24 +126,6 @@ static inline __attribute__((always_inline)) void row_phases(const float* row, c
   }
 }
 
-/* Stores the first n (< 8) floats of x. */
-static inline void store_partial(float* target, __m256 x, size_t n) {
-  __m128 part = _mm256_castps256_ps128(x);
-  if (n >= 4) {
-    _mm_storeu_ps(target, part);
-    part = _mm256_extractf128_ps(x, 1);
-    target += 4;
-    n -= 4;
-  }
-  if (n >= 2) {
-    _mm_storel_pi((__m64*)target, part);
-    part = _mm_movehl_ps(part, part);
-    target += 2;
-    n -= 2;
-  }
-  if (n == 1) _mm_store_ss(target, part);
-}
-
 /* Channel k's staged values of the block's tiles into the panels of v.
  * Stores run up to 8 floats past a panel's mr lanes of channel k (into the
  * lanes of the channels after it, written later) where those lanes exist;
@@ -166,7 +149,7 @@ static inline void copy_to_panels(const float* stage, size_t stage_row, size_t r
       if (lane < mr) {
         const __m256 rest = _mm256_loadu_ps(source + t + lane);
         if (wide) _mm256_storeu_ps(target + lane, rest);
-        else store_partial(target + lane, rest, mr - lane);
+        else cnnrt_f32_store_first_avx2(target + lane, rest, mr - lane);
       }
     }
   }
