@@ -42,11 +42,6 @@
 
 static inline size_t round8(size_t n) { return (n + 7) / 8 * 8; }
 
-static inline __m256i first_lanes(size_t n) {
-  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (n >= 8 ? 8 : n)));
-}
-
 /* The padded row length; *half is the length of the even (and of the odd)
  * part of a stride-2 row, 0 for stride 1. */
 static size_t padded_row_floats(const cnnrt_conv2d_geometry* g, size_t* half) {
@@ -145,7 +140,7 @@ static inline void store(__m256 acc, float* out, const float* residual, size_t l
   if (lanes >= 8) {
     _mm256_storeu_ps(out, finish(acc, e, bias, residual, _mm256_set1_epi32(-1)));
   } else {
-    const __m256i mask = first_lanes(lanes);
+    const __m256i mask = cnnrt_f32_first_lanes_avx2(lanes);
     cnnrt_f32_store_first_avx2(out, finish(acc, e, bias, residual, mask), lanes);
   }
 }
@@ -285,7 +280,7 @@ DW_INLINE void dw_block_store(const dw_block* b, __m256* acc, size_t at, size_t 
     if (b->bias[c] != 0.0f) acc[c] = _mm256_add_ps(acc[c], _mm256_set1_ps(b->bias[c]));
   }
   if (b->residual != NULL) {
-    const __m256i mask = first_lanes(lanes);
+    const __m256i mask = cnnrt_f32_first_lanes_avx2(lanes);
     DW_UNROLL for (size_t c = 0; c < 8; c++) {
       if (c < b->channels) {
         const float* residual = b->residual + c * b->out_plane + at;
@@ -392,7 +387,7 @@ static void dw_fill_window(const cnnrt_conv2d_geometry* g, const cnnrt_dwconv2d_
   const size_t in_w = g->in_w, in_plane = g->in_h * in_w, pad_left = (size_t)g->pad_left;
   const size_t written = pad_left + (in_w + 7) / 8 * 8, row_floats = l->pitch * 8;
   const __m256 zero = _mm256_setzero_ps();
-  const __m256i tail = first_lanes(in_w % 8 == 0 ? 8 : in_w % 8);
+  const __m256i tail = cnnrt_f32_first_lanes_avx2(in_w % 8 == 0 ? 8 : in_w % 8);
   for (size_t r = 0; r < rows; r++) {
     float* out = window + r * row_floats;
     const ptrdiff_t iy = (ptrdiff_t)(first + r) - g->pad_top;

@@ -12,14 +12,8 @@
 #include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
-/* Lanes [0, min(left, 8)) set. */
-static inline __m256i tail_mask(size_t left) {
-  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (left >= 8 ? 8 : left)));
-}
-
-/* The loops, inlined into one copy per activation (CNNRT_ACTIVATION_SPECIALIZE:
- * a call per vector of the activation's switch cost 3x its arithmetic). */
+/* The loops, inlined into one copy per activation (CNNRT_ACTIVATION_SPECIALIZE;
+ * GCC had otherwise called the activation, switch inside, once per vector). */
 static inline __attribute__((always_inline)) void epilogue_loop(float* y, size_t n, float bias, const float* residual,
                                                                 const int activation, float alpha, float beta) {
   const __m256 vbias = _mm256_set1_ps(bias);
@@ -31,7 +25,7 @@ static inline __attribute__((always_inline)) void epilogue_loop(float* y, size_t
     _mm256_storeu_ps(y + i, cnnrt_f32_activation_avx2(v, activation, alpha, beta));
   }
   if (i < n) {
-    const __m256i mask = tail_mask(n - i);
+    const __m256i mask = cnnrt_f32_first_lanes_avx2(n - i);
     __m256 v = _mm256_maskload_ps(y + i, mask);
     if (bias != 0.0f) v = _mm256_add_ps(v, vbias);
     if (residual != NULL) v = _mm256_add_ps(v, _mm256_maskload_ps(residual + i, mask));
@@ -46,7 +40,7 @@ static inline __attribute__((always_inline)) void activation_loop(const float* x
     _mm256_storeu_ps(y + i, cnnrt_f32_activation_avx2(_mm256_loadu_ps(x + i), activation, alpha, beta));
   }
   if (i < n) {
-    const __m256 v = _mm256_maskload_ps(x + i, tail_mask(n - i));
+    const __m256 v = _mm256_maskload_ps(x + i, cnnrt_f32_first_lanes_avx2(n - i));
     cnnrt_f32_store_first_avx2(y + i, cnnrt_f32_activation_avx2(v, activation, alpha, beta), n - i);
   }
 }

@@ -29,10 +29,6 @@
 
 #include "kernels/f32-store-avx2.h"
 
-/* A window of 8 lanes into this table, starting at 8 - n, enables the first
- * n lanes of a masked load. */
-static const int32_t load_mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-
 void cnnrt_f32_gemm_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const float* a_packed,
                                        const float* b, size_t b_stride, float* c, size_t c_stride) {
   __m256 vacc0x0 = _mm256_setzero_ps(), vacc0x1 = _mm256_setzero_ps();
@@ -113,9 +109,9 @@ void cnnrt_f32_gemminc_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const 
                                           const float* b, size_t b_stride, float* c, size_t c_stride) {
   /* Rows past mr start from zero: their results are never stored. */
   const size_t in0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
-  const __m256i vinmask0 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - in0));
+  const __m256i vinmask0 = cnnrt_f32_first_lanes_avx2(in0);
   const size_t in1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
-  const __m256i vinmask1 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - in1));
+  const __m256i vinmask1 = cnnrt_f32_first_lanes_avx2(in1);
   __m256 vacc0x0 = mr > 0 ? _mm256_maskload_ps(c + 0 * c_stride + 0, vinmask0) : _mm256_setzero_ps();
   __m256 vacc0x1 = mr > 0 ? _mm256_maskload_ps(c + 0 * c_stride + 8, vinmask1) : _mm256_setzero_ps();
   __m256 vacc1x0 = mr > 1 ? _mm256_maskload_ps(c + 1 * c_stride + 0, vinmask0) : _mm256_setzero_ps();
@@ -199,9 +195,9 @@ void cnnrt_f32_gemmep_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, const f
                                          const float* b, size_t b_stride, float* c, size_t c_stride,
                                          const cnnrt_f32_gemm_epilogue* ep) {
   const size_t n0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
-  const __m256i vmask0 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - n0));
+  const __m256i vmask0 = cnnrt_f32_first_lanes_avx2(n0);
   const size_t n1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
-  const __m256i vmask1 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - n1));
+  const __m256i vmask1 = cnnrt_f32_first_lanes_avx2(n1);
   __m256 vacc0x0 = _mm256_setzero_ps(), vacc0x1 = _mm256_setzero_ps();
   __m256 vacc1x0 = _mm256_setzero_ps(), vacc1x1 = _mm256_setzero_ps();
   __m256 vacc2x0 = _mm256_setzero_ps(), vacc2x1 = _mm256_setzero_ps();
@@ -445,9 +441,9 @@ void cnnrt_f32_igemminc_s1_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, co
                                               size_t c_stride) {
   /* Rows past mr start from zero: their results are never stored. */
   const size_t in0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
-  const __m256i vinmask0 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - in0));
+  const __m256i vinmask0 = cnnrt_f32_first_lanes_avx2(in0);
   const size_t in1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
-  const __m256i vinmask1 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - in1));
+  const __m256i vinmask1 = cnnrt_f32_first_lanes_avx2(in1);
   __m256 vacc0x0 = mr > 0 ? _mm256_maskload_ps(c + 0 * c_stride + 0, vinmask0) : _mm256_setzero_ps();
   __m256 vacc0x1 = mr > 0 ? _mm256_maskload_ps(c + 0 * c_stride + 8, vinmask1) : _mm256_setzero_ps();
   __m256 vacc1x0 = mr > 1 ? _mm256_maskload_ps(c + 1 * c_stride + 0, vinmask0) : _mm256_setzero_ps();
@@ -603,9 +599,9 @@ void cnnrt_f32_igemminc_s2_ukernel_5x16__avx2(size_t mr, size_t nr, size_t k, co
                                               size_t c_stride) {
   /* Rows past mr start from zero: their results are never stored. */
   const size_t in0 = nr > 0 ? (nr - 0 < 8 ? nr - 0 : 8) : 0;
-  const __m256i vinmask0 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - in0));
+  const __m256i vinmask0 = cnnrt_f32_first_lanes_avx2(in0);
   const size_t in1 = nr > 8 ? (nr - 8 < 8 ? nr - 8 : 8) : 0;
-  const __m256i vinmask1 = _mm256_loadu_si256((const __m256i*)(load_mask_table + 8 - in1));
+  const __m256i vinmask1 = cnnrt_f32_first_lanes_avx2(in1);
   __m256 vacc0x0 = mr > 0 ? _mm256_maskload_ps(c + 0 * c_stride + 0, vinmask0) : _mm256_setzero_ps();
   __m256 vacc0x1 = mr > 0 ? _mm256_maskload_ps(c + 0 * c_stride + 8, vinmask1) : _mm256_setzero_ps();
   __m256 vacc1x0 = mr > 1 ? _mm256_maskload_ps(c + 1 * c_stride + 0, vinmask0) : _mm256_setzero_ps();

@@ -17,11 +17,6 @@
 
 #define ROWS 6
 
-static inline __m256i first_lanes(size_t n) {
-  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (n >= 8 ? 8 : n)));
-}
-
 static inline float sum_lanes(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -49,7 +44,7 @@ void cnnrt_f32_gemv__avx2(const float* w, size_t k, const float* x, const cnnrt_
       }
     }
     if (p < k) {
-      const __m256i m0 = first_lanes(k - p), m1 = first_lanes(k - p > 8 ? k - p - 8 : 0);
+      const __m256i m0 = cnnrt_f32_first_lanes_avx2(k - p), m1 = cnnrt_f32_first_lanes_avx2(k - p > 8 ? k - p - 8 : 0);
       const __m256 x0 = _mm256_maskload_ps(x + p, m0), x1 = _mm256_maskload_ps(x + p + 8, m1);
       for (size_t r = 0; r < ROWS; r++) {
         acc0[r] = _mm256_fmadd_ps(_mm256_maskload_ps(row[r] + p, m0), x0, acc0[r]);
@@ -65,7 +60,7 @@ void cnnrt_f32_gemv__avx2(const float* w, size_t k, const float* x, const cnnrt_
   }
   if (e->activation != CNNRT_ACT_NONE) {
     for (size_t p = row_begin; p < row_end; p += 8) {
-      const __m256 v = _mm256_maskload_ps(y + p, first_lanes(row_end - p));
+      const __m256 v = _mm256_maskload_ps(y + p, cnnrt_f32_first_lanes_avx2(row_end - p));
       cnnrt_f32_store_first_avx2(y + p, cnnrt_f32_activation_avx2(v, e->activation, e->alpha, e->beta), row_end - p);
     }
   }

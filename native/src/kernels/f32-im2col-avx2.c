@@ -23,11 +23,6 @@ typedef struct run {
   ptrdiff_t ix0;  /* input column of the first pixel for kx = 0 */
 } run;
 
-static inline __m256i first_lanes(size_t n) {
-  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (n >= 8 ? 8 : n)));
-}
-
 /* Columns t of [0, length) whose input column ix + t * stride lies in
  * [0, in_w) form [*begin, *end). */
 static void inside_range(ptrdiff_t ix, ptrdiff_t in_w, size_t stride, size_t length, size_t* begin, size_t* end) {
@@ -51,14 +46,14 @@ static void copy_run(const float* row, ptrdiff_t ix, ptrdiff_t in_w, size_t stri
   if (stride == 1) {
     for (; t + 8 <= end; t += 8, in += 8) _mm256_storeu_ps(out + t, _mm256_loadu_ps(in));
     if (t < end) {
-      const __m256i mask = first_lanes(end - t);
+      const __m256i mask = cnnrt_f32_first_lanes_avx2(end - t);
       cnnrt_f32_store_first_avx2(out + t, _mm256_maskload_ps(in, mask), end - t);
     }
   } else if (stride == 2) {
     /* 15 consecutive columns (the 16th is never needed, so not read), then
      * their even ones: shuffle picks 0 2 8 10 | 4 6 12 14 per 128-bit half,
      * the permute puts the halves in order. */
-    const __m256i seven = first_lanes(7);
+    const __m256i seven = cnnrt_f32_first_lanes_avx2(7);
     for (; t + 8 <= end; t += 8, in += 16) {
       const __m256 lo = _mm256_loadu_ps(in), hi = _mm256_maskload_ps(in + 8, seven);
       const __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));

@@ -13,11 +13,6 @@
 #include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
-static inline __m256i first_lanes(size_t n) {
-  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (n >= 8 ? 8 : n)));
-}
-
 /* max(best, v) where a NaN in either wins: max_ps returns its second operand
  * (best) when either is NaN, then v's NaN lanes are taken from v. */
 static inline __m256 max_nan_wins(__m256 best, __m256 v) {
@@ -79,7 +74,7 @@ void cnnrt_f32_pool2d__avx2(const cnnrt_pool2d_geometry* g, int kind, const floa
       _mm256_storeu_ps(image + ix, acc);
     }
     if (ix < last) {
-      const __m256i mask = first_lanes(last - ix);
+      const __m256i mask = cnnrt_f32_first_lanes_avx2(last - ix);
       __m256 acc = _mm256_set1_ps(neutral);
       for (ptrdiff_t iy = r0; iy < r1; iy++) {
         const __m256 v = _mm256_maskload_ps(x + (size_t)iy * in_w + ix, mask);
@@ -121,7 +116,7 @@ void cnnrt_f32_global_average__avx2(const float* x, size_t plane, size_t planes,
       acc0 = _mm256_add_ps(acc0, _mm256_loadu_ps(x + i));
       acc1 = _mm256_add_ps(acc1, _mm256_loadu_ps(x + i + 8));
     }
-    for (; i < plane; i += 8) acc0 = _mm256_add_ps(acc0, _mm256_maskload_ps(x + i, first_lanes(plane - i)));
+    for (; i < plane; i += 8) acc0 = _mm256_add_ps(acc0, _mm256_maskload_ps(x + i, cnnrt_f32_first_lanes_avx2(plane - i)));
     const __m256 acc = _mm256_add_ps(acc0, acc1);
     __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));

@@ -1,5 +1,6 @@
 /*
- * Partial-vector stores for the AVX2 kernels.
+ * Partial vectors for the AVX2 kernels: the mask of a vector's first n lanes
+ * (for masked loads), and stores of its first n lanes.
  *
  * _mm256_maskstore_ps (vmaskmovps to memory) is microcoded on AMD Zen 2/3:
  * measured here on a Zen 3 EPYC at 7-13 ns per store, against about 1 ns for
@@ -14,6 +15,13 @@
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdint.h>
+
+/* Lanes [0, min(n, 8)) set: the mask of a masked load of n floats. */
+static inline __attribute__((always_inline)) __m256i cnnrt_f32_first_lanes_avx2(size_t n) {
+  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (n >= 8 ? 8 : n)));
+}
 
 /* p[0 .. n) = the first n lanes of v (n <= 8; n >= 8 stores all 8). Inlined,
  * so that a constant n leaves only its own stores. */

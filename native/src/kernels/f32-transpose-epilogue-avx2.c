@@ -13,11 +13,6 @@
 #include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
-static inline __m256i first_lanes(size_t n) {
-  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (n >= 8 ? 8 : n)));
-}
-
 /* In place: r[p] lane q becomes r[q] lane p. */
 static inline void transpose_8x8(__m256* r) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -51,10 +46,10 @@ void cnnrt_f32_transpose_epilogue__avx2(const float* c, size_t ldc, size_t rows,
   }
   for (size_t i0 = 0; i0 < rows; i0 += 8) {
     const size_t rn = rows - i0 < 8 ? rows - i0 : 8;
-    const __m256i row_mask = first_lanes(rn);
+    const __m256i row_mask = cnnrt_f32_first_lanes_avx2(rn);
     for (size_t j0 = 0; j0 < cols; j0 += 8) {
       const size_t cn = cols - j0 < 8 ? cols - j0 : 8;
-      const __m256i col_mask = first_lanes(cn);
+      const __m256i col_mask = cnnrt_f32_first_lanes_avx2(cn);
       __m256 r[8];
       for (size_t i = 0; i < 8; i++) {
         if (i >= rn) {

@@ -11,11 +11,6 @@
 #include "kernels/f32-store-avx2.h"
 #include "kernels/kernels.h"
 
-static inline __m256i tail_mask(size_t left) {
-  static const int32_t lanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
-  return _mm256_loadu_si256((const __m256i*)(lanes + 8 - (left >= 8 ? 8 : left)));
-}
-
 static inline __m256 load(const float* p, size_t step, size_t i) {
   return step != 0 ? _mm256_loadu_ps(p + i) : _mm256_broadcast_ss(p);
 }
@@ -31,7 +26,7 @@ static inline __m256 load_tail(const float* p, size_t step, size_t i, __m256i ma
       _mm256_storeu_ps(y + i, (expression));                            \
     }                                                                   \
     if (i < n) {                                                        \
-      const __m256i mask = tail_mask(n - i);                            \
+      const __m256i mask = cnnrt_f32_first_lanes_avx2(n - i);                            \
       const __m256 va = load_tail(a, a_step, i, mask);                  \
       const __m256 vb = load_tail(b, b_step, i, mask);                  \
       cnnrt_f32_store_first_avx2(y + i, (expression), n - i);           \
