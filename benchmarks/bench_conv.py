@@ -55,7 +55,10 @@ def conv_model(ic, oc, hw, k, stride, pad, groups, activation, seed=0):
     b = (rng.standard_normal(oc) * 0.1).astype(np.float32)
     nodes = [oh.make_node("Conv", ["x", "w", "b"], ["c" if activation else "z"], kernel_shape=[k, k],
                           strides=[stride, stride], pads=[pad] * 4, group=groups)]
-    if activation:
+    if activation == "Silu":
+        # x * Sigmoid(x), as PyTorch exports SiLU (both engines fuse the pair).
+        nodes += [oh.make_node("Sigmoid", ["c"], ["s"]), oh.make_node("Mul", ["c", "s"], ["z"])]
+    elif activation:
         nodes.append(oh.make_node(activation, ["c"], ["z"]))
     # A global average pool after the conv keeps the model's output small, so
     # that neither engine spends the time on handing a large fresh output

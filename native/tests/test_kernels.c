@@ -267,7 +267,9 @@ static void test_gemm(const cnnrt_f32_gemm_config* g) {
   }
 }
 
-static void check_im2col(const cnnrt_f32_gemm_config* g, const cnnrt_conv2d_geometry* geometry) {
+/* im2col into panels `nr` wide: the GEMM's B panels (nr = NR) or the
+ * pixel-major path's A panels (nr = MR). */
+static void check_im2col(const cnnrt_f32_gemm_config* g, const cnnrt_conv2d_geometry* geometry, size_t nr) {
   const size_t pixels = geometry->out_h * geometry->out_w;
   const size_t k = geometry->in_channels / geometry->groups * geometry->kernel_h * geometry->kernel_w;
   const size_t plane = geometry->in_h * geometry->in_w;
@@ -275,15 +277,15 @@ static void check_im2col(const cnnrt_f32_gemm_config* g, const cnnrt_conv2d_geom
   for (size_t i = 0; i < geometry->in_channels * plane; i++) x[i] = random_float();
   const size_t begin = random_size(0, pixels - 1);
   const size_t count = random_size(1, pixels - begin);
-  const size_t floats = cnnrt_f32_gemm_packed_b_floats(k, count, g->nr);
+  const size_t floats = cnnrt_f32_gemm_packed_b_floats(k, count, nr);
   float* expected = malloc(floats * sizeof(float));
   float* got = malloc(floats * sizeof(float));
   for (size_t i = 0; i < floats; i++) got[i] = SENTINEL;
-  cnnrt_f32_im2col_packed_ref(geometry, x, begin, count, g->nr, expected);
-  g->im2col(geometry, x, begin, count, g->nr, got);
+  cnnrt_f32_im2col_packed_ref(geometry, x, begin, count, nr, expected);
+  g->im2col(geometry, x, begin, count, nr, got);
   CHECK(memcmp(expected, got, floats * sizeof(float)) == 0,
-        "%s im2col differs: in %zux%zu, kernel %zux%zu, stride %zux%zu, dilation %zux%zu, pad %td,%td, pixels %zu+%zu",
-        g->name, geometry->in_h, geometry->in_w, geometry->kernel_h, geometry->kernel_w, geometry->stride_h,
+        "%s im2col (nr %zu) differs: in %zux%zu, kernel %zux%zu, stride %zux%zu, dilation %zux%zu, pad %td,%td, "
+        "pixels %zu+%zu", g->name, nr, geometry->in_h, geometry->in_w, geometry->kernel_h, geometry->kernel_w, geometry->stride_h,
         geometry->stride_w, geometry->dilation_h, geometry->dilation_w, geometry->pad_top, geometry->pad_left, begin,
         count);
   free(x);
@@ -316,7 +318,20 @@ static void test_im2col(const cnnrt_f32_gemm_config* g) {
     geometry.out_h = (size_t)(padded_h - span_h) / geometry.stride_h + 1;
     geometry.out_w = (size_t)(padded_w - span_w) / geometry.stride_w + 1;
     geometry.out_channels = 1;
-    check_im2col(g, &geometry);
+    check_im2col(g, &geometry, trial % 2 == 0 ? g->nr : g->mr);
+  }
+  /* 1x1, stride 1, unpadded (a copy of consecutive pixels per channel; the
+   * AVX2 kernel has its own loop for it), panels NR and MR wide. */
+  for (int trial = 0; trial < 200; trial++) {
+    cnnrt_conv2d_geometry geometry;
+    memset(&geometry, 0, sizeof(geometry));
+    geometry.batch = geometry.groups = geometry.out_channels = 1;
+    geometry.in_channels = random_size(1, 40);
+    geometry.in_h = geometry.out_h = random_size(1, 9);
+    geometry.in_w = geometry.out_w = random_size(1, 16);
+    geometry.kernel_h = geometry.kernel_w = geometry.stride_h = geometry.stride_w = 1;
+    geometry.dilation_h = geometry.dilation_w = 1;
+    check_im2col(g, &geometry, trial % 2 == 0 ? g->nr : g->mr);
   }
 }
 

@@ -86,6 +86,33 @@ static inline __attribute__((always_inline)) __m256 cnnrt_f32_expm1_avx2(__m256 
                        _mm256_sub_ps(_mm256_mul_ps(first, second), one));
 }
 
+/* e^x where that is a normal float or overflows (to inf past FLT_MAX, as
+ * expf), for the callers in which e^x < 2^-24 is as good as any other tiny
+ * value (1 + e^x rounds to 1 alike): x is clamped to [-86, 89], so e^x >=
+ * e^-86 ~ 4e-38. n = round(x / ln 2) comes from one FMA with a shifter
+ * (1.5 * 2^23 + 126), whose low bits are then n + 126, the exponent field of
+ * 2^(n-1) (n in [-124, 128]); e^x = ((1 + q) 2^(n-1)) 2 with q = e^r - 1 as in
+ * cnnrt_f32_expm1_reduced: the first product (one FMA) is a normal float and
+ * rounds once, the doubling is exact or overflows as expf does. 16 operations against the 25 of
+ * cnnrt_f32_exp (which keeps denormal results for Softplus). */
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_exp_normal_avx2(__m256 x) {
+  x = _mm256_min_ps(_mm256_set1_ps(89.0f), _mm256_max_ps(_mm256_set1_ps(-86.0f), x));
+  const __m256 shifter = _mm256_set1_ps(12583038.0f); /* 0x1.8p23 + 126 */
+  const __m256 t = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), shifter);
+  const __m256 n = _mm256_sub_ps(t, shifter); /* exact */
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  const __m256 q = _mm256_fmadd_ps(_mm256_mul_ps(r, r), p, r);
+  const __m256 half_scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)); /* 2^(n-1) */
+  return _mm256_mul_ps(_mm256_fmadd_ps(q, half_scale, half_scale), _mm256_set1_ps(2.0f));
+}
+
 static inline __attribute__((always_inline)) __m256 cnnrt_f32_copysign_avx2(__m256 magnitude, __m256 sign) {
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   return _mm256_or_ps(_mm256_andnot_ps(sign_bit, magnitude), _mm256_and_ps(sign_bit, sign));
@@ -102,7 +129,7 @@ static inline __attribute__((always_inline)) __m256 cnnrt_f32_tanh_avx2(__m256 x
   p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(-3.33332819422e-1f));
   const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(x, z), p, x);
   const __m256 t = cnnrt_f32_abs_avx2(x);
-  const __m256 e = cnnrt_f32_exp_avx2(_mm256_add_ps(t, t));
+  const __m256 e = cnnrt_f32_exp_normal_avx2(_mm256_add_ps(t, t));
   const __m256 one = _mm256_set1_ps(1.0f);
   const __m256 large = _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one)));
   const __m256 is_small = _mm256_cmp_ps(t, _mm256_set1_ps(0.625f), _CMP_LT_OQ);
@@ -133,7 +160,7 @@ static inline __attribute__((always_inline)) __m256 cnnrt_f32_erf_avx2(__m256 x)
   q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-0.9438936114311218f));
   q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-5.352680683135986f));
   q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-7.806815147399902f));
-  const __m256 large = _mm256_sub_ps(_mm256_set1_ps(1.0f), cnnrt_f32_exp_avx2(q));
+  const __m256 large = _mm256_sub_ps(_mm256_set1_ps(1.0f), cnnrt_f32_exp_normal_avx2(q));
   const __m256 is_small = _mm256_cmp_ps(t, _mm256_set1_ps(1.0f), _CMP_LT_OQ);
   return _mm256_blendv_ps(cnnrt_f32_copysign_avx2(large, x), small, is_small);
 }
@@ -178,13 +205,13 @@ static inline __attribute__((always_inline)) __m256 cnnrt_f32_activation_avx2(__
     }
     case CNNRT_ACT_SIGMOID: {
       const __m256 one = _mm256_set1_ps(1.0f);
-      return _mm256_div_ps(one, _mm256_add_ps(one, cnnrt_f32_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+      return _mm256_div_ps(one, _mm256_add_ps(one, cnnrt_f32_exp_normal_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x))));
     }
     case CNNRT_ACT_SILU: {
-      /* x * (1 / (1 + e^-x)) as the reference writes it (NaN at -inf, as there). */
-      const __m256 one = _mm256_set1_ps(1.0f);
-      const __m256 e = cnnrt_f32_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
-      return _mm256_mul_ps(x, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+      /* x / (1 + e^-x): the reference's x * (1 / (1 + e^-x)) with one rounding
+       * less (NaN at -inf, as there: -inf / inf). */
+      const __m256 e = cnnrt_f32_exp_normal_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
+      return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
     }
     case CNNRT_ACT_TANH:
       return cnnrt_f32_tanh_avx2(x);

@@ -51,6 +51,27 @@ static inline __attribute__((always_inline)) __m512 cnnrt_f32_exp_avx512(__m512 
   return _mm512_scalef_ps(_mm512_add_ps(_mm512_set1_ps(1.0f), q), n);
 }
 
+/* e^x where that is a normal float or overflows: cnnrt_f32_exp_normal_avx2
+ * (see there), operation for operation, so that both levels give the same
+ * bits. */
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_exp_normal_avx512(__m512 x) {
+  x = _mm512_min_ps(_mm512_set1_ps(89.0f), _mm512_max_ps(_mm512_set1_ps(-86.0f), x));
+  const __m512 shifter = _mm512_set1_ps(12583038.0f); /* 0x1.8p23 + 126 */
+  const __m512 t = _mm512_fmadd_ps(x, _mm512_set1_ps(1.44269504088896341f), shifter);
+  const __m512 n = _mm512_sub_ps(t, shifter); /* exact */
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  const __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
+  const __m512 half_scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); /* 2^(n-1) */
+  return _mm512_mul_ps(_mm512_fmadd_ps(q, half_scale, half_scale), _mm512_set1_ps(2.0f));
+}
+
 /* expm1f: (e^r - 1) * 2^n + (2^n - 1), exact in its last step for n = 0
  * (|x| <= ln2/2), where e^x - 1 would cancel. */
 static inline __attribute__((always_inline)) __m512 cnnrt_f32_expm1_avx512(__m512 x) {
@@ -76,7 +97,7 @@ static inline __attribute__((always_inline)) __m512 cnnrt_f32_tanh_avx512(__m512
   p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422e-1f));
   const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(x, z), p, x);
   const __m512 t = _mm512_abs_ps(x);
-  const __m512 e = cnnrt_f32_exp_avx512(_mm512_add_ps(t, t));
+  const __m512 e = cnnrt_f32_exp_normal_avx512(_mm512_add_ps(t, t));
   const __m512 one = _mm512_set1_ps(1.0f);
   const __m512 large = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
   const __mmask16 is_small = _mm512_cmp_ps_mask(t, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
@@ -107,7 +128,7 @@ static inline __attribute__((always_inline)) __m512 cnnrt_f32_erf_avx512(__m512 
   q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(-0.9438936114311218f));
   q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(-5.352680683135986f));
   q = _mm512_fmadd_ps(q, u, _mm512_set1_ps(-7.806815147399902f));
-  const __m512 large = _mm512_sub_ps(_mm512_set1_ps(1.0f), cnnrt_f32_exp_avx512(q));
+  const __m512 large = _mm512_sub_ps(_mm512_set1_ps(1.0f), cnnrt_f32_exp_normal_avx512(q));
   const __mmask16 is_small = _mm512_cmp_ps_mask(t, _mm512_set1_ps(1.0f), _CMP_LT_OQ);
   return _mm512_mask_blend_ps(is_small, cnnrt_f32_copysign_avx512(large, x), small);
 }
@@ -151,13 +172,13 @@ static inline __attribute__((always_inline)) __m512 cnnrt_f32_activation_avx512(
     }
     case CNNRT_ACT_SIGMOID: {
       const __m512 one = _mm512_set1_ps(1.0f);
-      return _mm512_div_ps(one, _mm512_add_ps(one, cnnrt_f32_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+      return _mm512_div_ps(one, _mm512_add_ps(one, cnnrt_f32_exp_normal_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
     }
     case CNNRT_ACT_SILU: {
-      /* x * (1 / (1 + e^-x)) as the reference writes it (NaN at -inf, as there). */
-      const __m512 one = _mm512_set1_ps(1.0f);
-      const __m512 e = cnnrt_f32_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
-      return _mm512_mul_ps(x, _mm512_div_ps(one, _mm512_add_ps(one, e)));
+      /* x / (1 + e^-x): the reference's x * (1 / (1 + e^-x)) with one rounding
+       * less (NaN at -inf, as there: -inf / inf). */
+      const __m512 e = cnnrt_f32_exp_normal_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+      return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
     }
     case CNNRT_ACT_TANH:
       return cnnrt_f32_tanh_avx512(x);

@@ -53,3 +53,13 @@ void cnnrt_f32_activation__avx512(const float* x, float* y, size_t n, int activa
   }
   CNNRT_ACTIVATION_SPECIALIZE(activation, activation_loop(x, y, n, CNNRT_ACT_CONSTANT, alpha, beta));
 }
+
+void cnnrt_f32_activation_rows__avx512(float* y, size_t rows, size_t cols, size_t stride, int activation, float alpha,
+                                   float beta) {
+  if (!cnnrt_f32_activation_avx512_has(activation)) {
+    for (size_t r = 0; r < rows; r++) cnnrt_f32_activation_ref(y + r * stride, cols, activation, alpha, beta);
+    return;
+  }
+  CNNRT_ACTIVATION_SPECIALIZE(activation, for (size_t r = 0; r < rows; r++) activation_loop(
+                                              y + r * stride, y + r * stride, cols, CNNRT_ACT_CONSTANT, alpha, beta));
+}

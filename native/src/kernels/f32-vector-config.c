@@ -24,7 +24,8 @@ static const cnnrt_f32_vector_config vector_avx2 = {.epilogue = cnnrt_f32_epilog
                                                     .binary = cnnrt_f32_vbinary__avx2,
                                                     .name = "avx2",
                                                     .transpose_epilogue = cnnrt_f32_transpose_epilogue__avx2,
-                                                    .gemv = cnnrt_f32_gemv__avx2};
+                                                    .gemv = cnnrt_f32_gemv__avx2,
+                                                    .activation_rows = cnnrt_f32_activation_rows__avx2};
 #endif
 
 /* Designated initializers: entries a level lacks are NULL (the reference). */
@@ -36,7 +37,8 @@ static const cnnrt_f32_vector_config vector_avx512 = {.epilogue = cnnrt_f32_epil
                                                       .binary = cnnrt_f32_vbinary__avx512,
                                                       .name = "avx512",
                                                       .transpose_epilogue = cnnrt_f32_transpose_epilogue__avx512,
-                                                      .gemv = cnnrt_f32_gemv__avx512};
+                                                      .gemv = cnnrt_f32_gemv__avx512,
+                                                      .activation_rows = cnnrt_f32_activation_rows__avx512};
 #endif
 #if defined(__aarch64__)
 static const cnnrt_f32_vector_config vector_neon = {

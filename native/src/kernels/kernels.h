@@ -404,6 +404,13 @@ size_t cnnrt_f32_dwconv2d_scratch_floats(const cnnrt_conv2d_geometry* geometry);
  * cnnrt_f32_activation_ref (exact for those without transcendental functions). */
 typedef void (*cnnrt_f32_activation_fn)(const float* x, float* y, size_t n, int activation, float alpha, float beta);
 void cnnrt_f32_activation__avx512(const float* x, float* y, size_t n, int activation, float alpha, float beta);
+/* In place over `rows` rows of `cols` floats, row r at y + r * stride: what a
+ * GEMM tile needs after its store (one call and one dispatch per tile rather
+ * than per row of a few vectors). The same values as the activation_fn. */
+typedef void (*cnnrt_f32_activation_rows_fn)(float* y, size_t rows, size_t cols, size_t stride, int activation,
+                                             float alpha, float beta);
+void cnnrt_f32_activation_rows__avx512(float* y, size_t rows, size_t cols, size_t stride, int activation, float alpha,
+                                       float beta);
 
 /* ---- element-wise binary ops ----------------------------------------------
  * y[i] = a[i * a_step] op b[i * b_step] for i in [0, n), steps 0 or 1, one
@@ -431,6 +438,7 @@ typedef struct cnnrt_f32_vector_config {
   const char* name;  /* "avx512" */
   cnnrt_f32_transpose_epilogue_fn transpose_epilogue; /* NULL: the reference */
   cnnrt_f32_gemv_fn gemv;                               /* NULL: 1x1 planes take the GEMM path */
+  cnnrt_f32_activation_rows_fn activation_rows;         /* NULL: `activation` row by row */
 } cnnrt_f32_vector_config;
 
 const cnnrt_f32_vector_config* cnnrt_f32_vector_config_get(void);
@@ -449,6 +457,8 @@ void cnnrt_f32_global_average__avx2(const float* x, size_t plane, size_t planes,
 void cnnrt_f32_epilogue__avx2(float* y, size_t n, float bias, const float* residual, int activation, float alpha,
                               float beta);
 void cnnrt_f32_activation__avx2(const float* x, float* y, size_t n, int activation, float alpha, float beta);
+void cnnrt_f32_activation_rows__avx2(float* y, size_t rows, size_t cols, size_t stride, int activation, float alpha,
+                                     float beta);
 void cnnrt_f32_dwconv2d__avx2(const cnnrt_conv2d_geometry* geometry, const float* x, const float* w,
                               const cnnrt_f32_epilogue_params* epilogue, float* y, size_t n, size_t oc_begin,
                               size_t oc_end, float* scratch);

@@ -837,6 +837,7 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
     conv_tile_epilogue(job, &ep, &post_activation);
     const cnnrt_epilogue* e = &job->node->epilogue;
     const cnnrt_f32_activation_fn activation = state->vector->activation;
+    const cnnrt_f32_activation_rows_fn activation_rows = state->vector->activation_rows;
     for (size_t k0 = 0; k0 < k; k0 += CONV_KC) {
       const size_t kc = k - k0 < CONV_KC ? k - k0 : CONV_KC;
       const int last = k0 + kc == k;
@@ -893,12 +894,16 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
             }
             tile->ukernel_ep(rows, cols, kc, a, b, b_stride, c, plan->pixels, &ep);
             if (post_activation != CNNRT_ACT_NONE) {
-              for (size_t i = 0; i < rows; i++) {
-                float* row = c + i * plan->pixels;
-                if (activation != NULL) {
-                  activation(row, row, cols, post_activation, e->alpha, e->beta);
-                } else {
-                  cnnrt_f32_activation_ref(row, cols, post_activation, e->alpha, e->beta);
+              if (activation_rows != NULL) {
+                activation_rows(c, rows, cols, plan->pixels, post_activation, e->alpha, e->beta);
+              } else {
+                for (size_t i = 0; i < rows; i++) {
+                  float* row = c + i * plan->pixels;
+                  if (activation != NULL) {
+                    activation(row, row, cols, post_activation, e->alpha, e->beta);
+                  } else {
+                    cnnrt_f32_activation_ref(row, cols, post_activation, e->alpha, e->beta);
+                  }
                 }
               }
             }
