@@ -95,6 +95,12 @@ typedef enum cnnrt_activation {
 
 const char* cnnrt_activation_name(int activation);
 
+/* HardSwish is x * clamp(x * (1/6) + 1/2, 0, 1), ONNX's alpha = 1/6 as a
+ * float: the same bits as HardSigmoid(alpha 1/6, beta 1/2) times x, which the
+ * converter fuses into it, and a multiply where a divide by 6 costs a few
+ * cycles per vector on the SIMD levels. */
+#define CNNRT_ONE_SIXTH 0.16666667163372039795f
+
 /* Runs STATEMENT with CNNRT_ACT_CONSTANT defined as `activation`, a constant
  * in each case: loops whose per-vector activation is an always-inline switch
  * (the SIMD epilogues) are then compiled once per activation, with the

@@ -199,7 +199,7 @@ static inline __attribute__((always_inline)) __m256 cnnrt_f32_activation_avx2(__
       return _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), y));
     }
     case CNNRT_ACT_HARD_SWISH: {
-      __m256 gate = _mm256_add_ps(_mm256_div_ps(x, _mm256_set1_ps(6.0f)), _mm256_set1_ps(0.5f));
+      __m256 gate = _mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(CNNRT_ONE_SIXTH)), _mm256_set1_ps(0.5f));
       gate = _mm256_min_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(_mm256_setzero_ps(), gate));
       return _mm256_mul_ps(x, gate);
     }

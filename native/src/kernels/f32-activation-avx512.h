@@ -166,7 +166,7 @@ static inline __attribute__((always_inline)) __m512 cnnrt_f32_activation_avx512(
       return _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), y));
     }
     case CNNRT_ACT_HARD_SWISH: {
-      __m512 gate = _mm512_add_ps(_mm512_div_ps(x, _mm512_set1_ps(6.0f)), _mm512_set1_ps(0.5f));
+      __m512 gate = _mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(CNNRT_ONE_SIXTH)), _mm512_set1_ps(0.5f));
       gate = _mm512_min_ps(_mm512_set1_ps(1.0f), _mm512_max_ps(_mm512_setzero_ps(), gate));
       return _mm512_mul_ps(x, gate);
     }

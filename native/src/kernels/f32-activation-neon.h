@@ -42,7 +42,7 @@ static inline float32x4_t cnnrt_f32_activation_neon(float32x4_t x, int activatio
       return vbslq_f32(vcgtq_f32(y, vdupq_n_f32(1.0f)), vdupq_n_f32(1.0f), y);
     }
     case CNNRT_ACT_HARD_SWISH: {
-      float32x4_t gate = vaddq_f32(vdivq_f32(x, vdupq_n_f32(6.0f)), vdupq_n_f32(0.5f));
+      float32x4_t gate = vaddq_f32(vmulq_f32(x, vdupq_n_f32(CNNRT_ONE_SIXTH)), vdupq_n_f32(0.5f));
       gate = vbslq_f32(vcltq_f32(gate, zero), zero, gate);
       gate = vbslq_f32(vcgtq_f32(gate, vdupq_n_f32(1.0f)), vdupq_n_f32(1.0f), gate);
       return vmulq_f32(x, gate);

@@ -63,7 +63,7 @@ void cnnrt_f32_activation_ref(float* data, size_t n, int activation, float alpha
       break;
     case CNNRT_ACT_HARD_SWISH:
       for (size_t i = 0; i < n; i++) {
-        float gate = data[i] / 6.0f + 0.5f;
+        float gate = data[i] * CNNRT_ONE_SIXTH + 0.5f;
         gate = gate < 0.0f ? 0.0f : gate;
         gate = gate > 1.0f ? 1.0f : gate;
         data[i] = data[i] * gate;

@@ -43,6 +43,15 @@ enum { CONV_DIRECT, CONV_DEPTHWISE, CONV_GEMM_1X1, CONV_IM2COL_GEMM, CONV_WINOGR
  * after the first continue each element's FMA chain from C (gemminc), so the
  * sum is the same k-ordered chain as without blocking. */
 #define CONV_KC 256
+
+/* The k block of a channel-major GEMM over `reduction` rows: at most
+ * CONV_KC, the blocks equal but for the last (576 = 3 x 192, not 256 + 256
+ * + 64, whose short last block pays a full pass of loads and stores of C for
+ * a quarter of the work). */
+static size_t conv_kc(size_t reduction) {
+  const size_t blocks = cnnrt_divide_round_up(reduction, CONV_KC);
+  return blocks > 1 ? cnnrt_round_up(cnnrt_divide_round_up(reduction, blocks), 8) : reduction;
+}
 #define CONV_IM2COL_BUDGET_FLOATS (512 * 1024)
 #define CONV_MAX_TILE_PIXELS 512
 #define CONV_MC_FLOATS (128 * 1024)
@@ -255,12 +264,13 @@ static cnnrt_status conv_create(const cnnrt_graph* graph, const cnnrt_node* node
       free(result);
       return cnnrt_node_error(CNNRT_ERROR_OUT_OF_MEMORY, node, "out of memory packing %zu weights", floats);
     }
-    /* Packed in the order run() reads them: k block by k block (CONV_KC
+    /* Packed in the order run() reads them: k block by k block (conv_kc
      * columns of W), and within a block MR-row panels of kc columns. */
     const size_t rows_rounded = cnnrt_round_up(out_per_group, state.gemm->mr);
     for (size_t g = 0; g < state.groups; g++) {
-      for (size_t k0 = 0; k0 < reduction; k0 += CONV_KC) {
-        const size_t kc = reduction - k0 < CONV_KC ? reduction - k0 : CONV_KC;
+      const size_t block = conv_kc(reduction);
+      for (size_t k0 = 0; k0 < reduction; k0 += block) {
+        const size_t kc = reduction - k0 < block ? reduction - k0 : block;
         cnnrt_f32_gemm_pack_a(out_per_group, kc, state.weights + g * out_per_group * reduction + k0, reduction, 1,
                               state.gemm->mr, result->packed_weights + g * result->packed_group_floats + k0 * rows_rounded);
       }
@@ -840,8 +850,9 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
     const cnnrt_epilogue* e = &job->node->epilogue;
     const cnnrt_f32_activation_fn activation = state->vector->activation;
     const cnnrt_f32_activation_rows_fn activation_rows = state->vector->activation_rows;
-    for (size_t k0 = 0; k0 < k; k0 += CONV_KC) {
-      const size_t kc = k - k0 < CONV_KC ? k - k0 : CONV_KC;
+    const size_t k_block = conv_kc(k);
+    for (size_t k0 = 0; k0 < k; k0 += k_block) {
+      const size_t kc = k - k0 < k_block ? k - k0 : k_block;
       const int last = k0 + kc == k;
       const int fused = last && gemm->ukernel_ep != NULL;
       ep.accumulate = k0 != 0;
