@@ -72,6 +72,11 @@ typedef struct cnnrt_f32_gemm_config {
   cnnrt_f32_igemm_ukernel_fn igemm[2], igemminc[2];
   /* 1: the tile its level uses for pixel-major products (rows = pixels). */
   int pixel_major;
+  /* Pixel-major tiles: 1x1 convolutions whose reduction and output channels
+   * are both at least this take the pixel-major path where its tiles pad no
+   * more than the channel-major ones (0: only where they pad clearly less).
+   * Measured per level (see conv_use_pixel_major). */
+  int pointwise_min;
 } cnnrt_f32_gemm_config;
 
 void cnnrt_f32_gemm_ukernel_4x8__scalar(size_t mr, size_t nr, size_t k, const float* a_packed,
