@@ -746,6 +746,28 @@ static void test_activation_accuracy(const cnnrt_f32_vector_config* config) {
   free(x), free(want), free(got);
 }
 
+/* The activation over a GEMM tile's rows (activation_rows) against the
+ * level's own activation row by row: the same bits, and the floats between
+ * the rows (stride > cols) untouched. */
+static void test_activation_rows(const cnnrt_f32_vector_config* config) {
+  for (int trial = 0; trial < 300; trial++) {
+    const int activation = (int)random_size(0, CNNRT_ACT_COUNT - 1);
+    const size_t rows = random_size(1, 9), cols = random_size(1, 40), stride = cols + random_size(0, 9);
+    const float alpha = activation == CNNRT_ACT_CLIP ? -0.5f : 0.3f, beta = activation == CNNRT_ACT_CLIP ? 0.7f : 0.4f;
+    const size_t floats = (rows - 1) * stride + cols;
+    float* got = malloc((floats + 1) * sizeof(float));
+    float* want = malloc((floats + 1) * sizeof(float));
+    for (size_t i = 0; i < floats; i++) got[i] = want[i] = random_float() * 8.0f;
+    got[floats] = want[floats] = SENTINEL;
+    config->activation_rows(got, rows, cols, stride, activation, alpha, beta);
+    for (size_t r = 0; r < rows; r++) config->activation(want + r * stride, want + r * stride, cols, activation, alpha, beta);
+    CHECK(memcmp(got, want, (floats + 1) * sizeof(float)) == 0,
+          "%s activation_rows %s rows=%zu cols=%zu stride=%zu differs from the activation row by row", config->name,
+          cnnrt_activation_name(activation), rows, cols, stride);
+    free(got), free(want);
+  }
+}
+
 /* The AVX2 activations are the AVX-512 ones operation for operation (2^n
  * applied as two exact-then-rounding products instead of one scalef), so a
  * model gives the same activations at both levels: equal bit for bit over a
@@ -1048,6 +1070,7 @@ int main(void) {
     if (vector->dwconv2d != NULL) test_dwconv(vector);
     if (vector->epilogue != NULL) test_epilogue(vector);
     if (vector->activation != NULL) test_activation_accuracy(vector);
+    if (vector->activation_rows != NULL) test_activation_rows(vector);
     if (vector->binary != NULL) test_vbinary(vector);
     if (vector->transpose_epilogue != NULL) test_transpose_epilogue(vector);
     if (vector->gemv != NULL) test_gemv(vector);
