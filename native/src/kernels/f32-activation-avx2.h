@@ -48,6 +48,17 @@ static inline __attribute__((always_inline)) __m256 cnnrt_f32_scale_avx2(__m256 
   return _mm256_mul_ps(_mm256_mul_ps(v, first), second);
 }
 
+/* e^r - 1 = r + r^2 P(r) on |r| <= ln2/2 (Cephes expf polynomial, ~1 ulp). */
+static inline __attribute__((always_inline)) __m256 cnnrt_f32_expm1_poly_avx2(__m256 r) {
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  return _mm256_fmadd_ps(_mm256_mul_ps(r, r), p, r);
+}
+
 /* e^r - 1 for the reduced argument of x: n = round(x / ln 2), r = x - n ln 2
  * (Cody-Waite, two constants), e^r - 1 = r + r^2 P(r) on |r| <= ln2/2 (Cephes
  * expf polynomial, ~1 ulp). x is first clamped to [-104, 89], past which e^x
@@ -58,13 +69,7 @@ static inline __attribute__((always_inline)) __m256 cnnrt_f32_expm1_reduced_avx2
                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(0.693359375f), x); /* exact: n * 0.693359375 has <= 17 bits */
   r = _mm256_fnmadd_ps(*n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  return _mm256_fmadd_ps(_mm256_mul_ps(r, r), p, r);
+  return cnnrt_f32_expm1_poly_avx2(r);
 }
 
 /* expf: (1 + (e^r - 1)) * 2^n, one rounding in the scaling. */
@@ -102,13 +107,7 @@ static inline __attribute__((always_inline)) __m256 cnnrt_f32_exp_normal_avx2(__
   const __m256 n = _mm256_sub_ps(t, shifter); /* exact */
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
   r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-  const __m256 q = _mm256_fmadd_ps(_mm256_mul_ps(r, r), p, r);
+  const __m256 q = cnnrt_f32_expm1_poly_avx2(r);
   const __m256 half_scale = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(t), 23)); /* 2^(n-1) */
   return _mm256_mul_ps(_mm256_fmadd_ps(q, half_scale, half_scale), _mm256_set1_ps(2.0f));
 }

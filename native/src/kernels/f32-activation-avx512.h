@@ -24,6 +24,17 @@ static inline int cnnrt_f32_activation_avx512_has(int activation) {
   return activation >= 0 && activation < CNNRT_ACT_COUNT;
 }
 
+/* e^r - 1 = r + r^2 P(r) on |r| <= ln2/2 (Cephes expf polynomial, ~1 ulp). */
+static inline __attribute__((always_inline)) __m512 cnnrt_f32_expm1_poly_avx512(__m512 r) {
+  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+  return _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
+}
+
 /* e^r - 1 for the reduced argument of x: n = round(x / ln 2), r = x - n ln 2
  * (Cody-Waite, two constants), e^r - 1 = r + r^2 P(r) on |r| <= ln2/2 (Cephes
  * expf polynomial, ~1 ulp). x is first clamped to [-104, 89], past which e^x
@@ -34,13 +45,7 @@ static inline __attribute__((always_inline)) __m512 cnnrt_f32_expm1_reduced_avx5
                             _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(0.693359375f), x); /* exact: n * 0.693359375 has <= 17 bits */
   r = _mm512_fnmadd_ps(*n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  return _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
+  return cnnrt_f32_expm1_poly_avx512(r);
 }
 
 /* expf: (1 + (e^r - 1)) * 2^n; scalef rounds once, so results that are
@@ -61,13 +66,7 @@ static inline __attribute__((always_inline)) __m512 cnnrt_f32_exp_normal_avx512(
   const __m512 n = _mm512_sub_ps(t, shifter); /* exact */
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-  const __m512 q = _mm512_fmadd_ps(_mm512_mul_ps(r, r), p, r);
+  const __m512 q = cnnrt_f32_expm1_poly_avx512(r);
   const __m512 half_scale = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(t), 23)); /* 2^(n-1) */
   return _mm512_mul_ps(_mm512_fmadd_ps(q, half_scale, half_scale), _mm512_set1_ps(2.0f));
 }
