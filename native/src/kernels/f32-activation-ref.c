@@ -128,3 +128,8 @@ void cnnrt_f32_gemv_ref(const float* w, size_t k, const float* x, const cnnrt_f3
                            e->activation, e->alpha, e->beta);
   }
 }
+
+void cnnrt_f32_activation_rows_ref(float* y, size_t rows, size_t cols, size_t stride, int activation, float alpha,
+                                   float beta) {
+  for (size_t r = 0; r < rows; r++) cnnrt_f32_activation_ref(y + r * stride, cols, activation, alpha, beta);
+}

@@ -67,7 +67,7 @@ void cnnrt_f32_activation__avx2(const float* x, float* y, size_t n, int activati
 void cnnrt_f32_activation_rows__avx2(float* y, size_t rows, size_t cols, size_t stride, int activation, float alpha,
                                    float beta) {
   if (!cnnrt_f32_activation_avx2_has(activation)) {
-    for (size_t r = 0; r < rows; r++) cnnrt_f32_activation_ref(y + r * stride, cols, activation, alpha, beta);
+    cnnrt_f32_activation_rows_ref(y, rows, cols, stride, activation, alpha, beta);
     return;
   }
   CNNRT_ACTIVATION_SPECIALIZE(activation, for (size_t r = 0; r < rows; r++) activation_loop(

@@ -416,6 +416,8 @@ typedef void (*cnnrt_f32_activation_rows_fn)(float* y, size_t rows, size_t cols,
                                              float alpha, float beta);
 void cnnrt_f32_activation_rows__avx512(float* y, size_t rows, size_t cols, size_t stride, int activation, float alpha,
                                        float beta);
+void cnnrt_f32_activation_rows_ref(float* y, size_t rows, size_t cols, size_t stride, int activation, float alpha,
+                                   float beta);
 
 /* ---- element-wise binary ops ----------------------------------------------
  * y[i] = a[i * a_step] op b[i * b_step] for i in [0, n), steps 0 or 1, one

@@ -858,8 +858,8 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
     int post_activation;
     conv_tile_epilogue(job, &ep, &post_activation);
     const cnnrt_epilogue* e = &job->node->epilogue;
-    const cnnrt_f32_activation_fn activation = state->vector->activation;
-    const cnnrt_f32_activation_rows_fn activation_rows = state->vector->activation_rows;
+    const cnnrt_f32_activation_rows_fn activation_rows =
+        state->vector->activation_rows != NULL ? state->vector->activation_rows : cnnrt_f32_activation_rows_ref;
     const size_t k_block = conv_kc(k);
     for (size_t k0 = 0; k0 < k; k0 += k_block) {
       const size_t kc = k - k0 < k_block ? k - k0 : k_block;
@@ -882,75 +882,61 @@ static void conv_gemm_task(void* opaque, size_t begin, size_t end, int thread) {
       size_t block_px = CONV_CM_BLOCK_BYTES / (kc * sizeof(float)) / nr * nr;
       if (block_px < nr) block_px = nr;
       for (size_t oc_chunk = oc_begin; oc_chunk < oc_end; oc_chunk += mc) {
-      const size_t oc_chunk_end = oc_chunk + mc < oc_end ? oc_chunk + mc : oc_end;
-      for (size_t jb = 0; jb < pixels; jb += block_px) {
-      const size_t jb_end = pixels - jb < block_px ? pixels : jb + block_px;
-      for (size_t oc = oc_chunk; oc < oc_chunk_end; oc += mr) {
-      for (size_t j = jb; j < jb_end; j += nr) {
-        const size_t cols = pixels - j < nr ? pixels - j : nr;
-        /* A last strip that fits the half-width tile runs it (same weight
-         * panels, B read with the same stride): 196 pixels pad to 208, not
-         * 224. */
-        const cnnrt_f32_gemm_config* tile =
-            state->gemm_narrow != NULL && cols <= state->gemm_narrow->nr ? state->gemm_narrow : gemm;
-        const cnnrt_f32_gemm_ukernel_fn strip_kernel = k0 == 0 ? tile->ukernel : tile->ukernel_inc;
-        {
-          const size_t rows = oc_chunk_end - oc < mr ? oc_chunk_end - oc : mr;
-          const float* a = packed_group + k0 * rows_rounded + oc * kc;
-          const size_t channel = group * out_per_group + oc;
-          const float* b;
-          size_t b_stride;
-          if (im2col) {
-            b = scratch + j * k + k0 * nr;
-            b_stride = nr;
-          } else if (cols == nr) {
-            b = image + pixel0 + j + k0 * plan->pixels;
-            b_stride = plan->pixels;
-          } else {
-            b = scratch + k0 * nr;
-            b_stride = nr;
-          }
-          const size_t offset = (n * state->out_channels + channel) * plan->pixels + pixel0 + j;
-          float* c = job->y + offset;
-          if (fused) {
-            ep.bias = state->bias != NULL ? state->bias + channel : NULL;
-            ep.residual = job->residual != NULL ? job->residual + offset : NULL;
-            if (j + nr < pixels) {
-              /* The next strip's residual (read) and output (written) rows,
-               * one sweep over the channel panels ahead: both usually miss
-               * every cache level (the residual was made a block ago). */
-              for (size_t i = 0; i < rows; i++) {
-                if (ep.residual != NULL) {
-                  __builtin_prefetch(ep.residual + i * plan->pixels + nr, 0, 3);
-                  __builtin_prefetch(ep.residual + i * plan->pixels + nr + 16, 0, 3);
-                }
-                __builtin_prefetch(c + i * plan->pixels + nr, 1, 3);
-                __builtin_prefetch(c + i * plan->pixels + nr + 16, 1, 3);
-              }
-            }
-            tile->ukernel_ep(rows, cols, kc, a, b, b_stride, c, plan->pixels, &ep);
-            if (post_activation != CNNRT_ACT_NONE) {
-              if (activation_rows != NULL) {
-                activation_rows(c, rows, cols, plan->pixels, post_activation, e->alpha, e->beta);
+        const size_t oc_chunk_end = oc_chunk + mc < oc_end ? oc_chunk + mc : oc_end;
+        for (size_t jb = 0; jb < pixels; jb += block_px) {
+          const size_t jb_end = pixels - jb < block_px ? pixels : jb + block_px;
+          for (size_t oc = oc_chunk; oc < oc_chunk_end; oc += mr) {
+            const size_t rows = oc_chunk_end - oc < mr ? oc_chunk_end - oc : mr;
+            const float* a = packed_group + k0 * rows_rounded + oc * kc;
+            const size_t channel = group * out_per_group + oc;
+            for (size_t j = jb; j < jb_end; j += nr) {
+              const size_t cols = pixels - j < nr ? pixels - j : nr;
+              /* A last strip that fits the half-width tile runs it (same
+               * weight panels, B read with the same stride): 196 pixels pad
+               * to 208, not 224. */
+              const cnnrt_f32_gemm_config* tile =
+                  state->gemm_narrow != NULL && cols <= state->gemm_narrow->nr ? state->gemm_narrow : gemm;
+              const float* b;
+              size_t b_stride;
+              if (im2col) {
+                b = scratch + j * k + k0 * nr;
+                b_stride = nr;
+              } else if (cols == nr) {
+                b = image + pixel0 + j + k0 * plan->pixels;
+                b_stride = plan->pixels;
               } else {
+                b = scratch + k0 * nr;
+                b_stride = nr;
+              }
+              const size_t offset = (n * state->out_channels + channel) * plan->pixels + pixel0 + j;
+              float* c = job->y + offset;
+              if (!fused) {
+                (k0 == 0 ? tile->ukernel : tile->ukernel_inc)(rows, cols, kc, a, b, b_stride, c, plan->pixels);
+                if (last) conv_epilogue(job, n, channel, rows, pixel0 + j, cols);
+                continue;
+              }
+              ep.bias = state->bias != NULL ? state->bias + channel : NULL;
+              ep.residual = job->residual != NULL ? job->residual + offset : NULL;
+              if (j + nr < pixels) {
+                /* The next strip's residual (read) and output (written) rows
+                 * of this panel: both usually miss every cache level (the
+                 * residual was made a block ago). */
                 for (size_t i = 0; i < rows; i++) {
-                  float* row = c + i * plan->pixels;
-                  if (activation != NULL) {
-                    activation(row, row, cols, post_activation, e->alpha, e->beta);
-                  } else {
-                    cnnrt_f32_activation_ref(row, cols, post_activation, e->alpha, e->beta);
+                  if (ep.residual != NULL) {
+                    __builtin_prefetch(ep.residual + i * plan->pixels + nr, 0, 3);
+                    __builtin_prefetch(ep.residual + i * plan->pixels + nr + 16, 0, 3);
                   }
+                  __builtin_prefetch(c + i * plan->pixels + nr, 1, 3);
+                  __builtin_prefetch(c + i * plan->pixels + nr + 16, 1, 3);
                 }
               }
+              tile->ukernel_ep(rows, cols, kc, a, b, b_stride, c, plan->pixels, &ep);
+              if (post_activation != CNNRT_ACT_NONE) {
+                activation_rows(c, rows, cols, plan->pixels, post_activation, e->alpha, e->beta);
+              }
             }
-          } else {
-            strip_kernel(rows, cols, kc, a, b, b_stride, c, plan->pixels);
-            if (last) conv_epilogue(job, n, channel, rows, pixel0 + j, cols);
           }
         }
-      }
-      }
-      }
       }
     }
   }
