@@ -2,10 +2,23 @@
  * Sessions: shape inference and arena planning per set of input shapes (cached),
  * and runs that execute nodes in order on one pre-planned arena, allocating
  * nothing once a shape has been seen.
+ *
+ * Batch chunks: with several threads and a batch of at least 4 that the graph
+ * computes image by image (plan_chunks says when), a run cuts the batch into
+ * chunks of 2 images (the last one takes an odd image too) and hands them to
+ * the threads, each running its chunks in a part session of its own (one
+ * thread each; with fewer chunks than threads, one session per chunk with the
+ * threads left over), instead of every node splitting its work over the
+ * threads. A thread then keeps its images' activations in its caches and never
+ * waits for the others between nodes. An image's result has the same bits
+ * either way: kernel choices depend on the batch only where it is 1 (a
+ * one-row Gemm), and a chunk has 2 images or more. Profiling sessions and
+ * CNNRT_BATCH_SPLIT=0 keep the whole batch together.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,6 +26,8 @@
 
 #define MAX_PLANS 16
 #define ARENA_ALIGN 64u
+#define PART_MIN_IMAGES 2u
+#define MAX_RUN_OUTPUTS 64u
 
 typedef struct plan {
   cnnrt_shape* input_shapes; /* the key: one per graph input */
@@ -24,6 +39,7 @@ typedef struct plan {
   uint64_t workspace_bytes;
   uint64_t unplanned_bytes;  /* every activation in its own buffer */
   uint64_t last_used;
+  uint32_t chunks;           /* the batch runs in this many chunks in part sessions; 1 = whole */
 } plan;
 
 struct cnnrt_session {
@@ -42,7 +58,14 @@ struct cnnrt_session {
   cnnrt_tensor_ref* refs;       /* scratch for one node's inputs then outputs */
   uint32_t max_refs;
   uint64_t* time_ns;            /* per node */
+  int split_allowed;            /* CNNRT_BATCH_SPLIT is not 0 */
+  cnnrt_session** parts;        /* batch chunks run in these sessions on the same model */
+  uint32_t part_count;          /* part sessions made */
+  int part_threads;             /* threads of each part session */
+  cnnrt_tensor* part_inputs;    /* [part session][graph input] */
+  cnnrt_tensor* part_outputs;   /* [part session][requested output] */
 };
+
 
 static void plan_free(plan* p) {
   if (!p) return;
@@ -185,25 +208,157 @@ static uint64_t physical_memory_bytes(void) {
   return pages > 0 && page > 0 ? (uint64_t)pages * (uint64_t)page : 0;
 }
 
+/* Whether node n reads each image of the batch alone as far as its
+ * attributes tell: an axis, axes or perm that names the batch dimension (a
+ * softmax or a norm across images, a transpose moving it) does not. Shape
+ * changes are checked on the tensors (plan_chunks). */
+static int node_batch_local(const cnnrt_node* n, const plan* p) {
+  int rank = n->input_count && n->inputs[0] != CNNRT_NO_TENSOR ? p->shapes[n->inputs[0]].rank : 0;
+  for (uint32_t a = 0; a < n->attr_count; a++) {
+    const cnnrt_attr* attr = &n->attrs[a];
+    int axis = strcmp(attr->name, "axis") == 0 || strcmp(attr->name, "axes") == 0;
+    int perm = strcmp(attr->name, "perm") == 0;
+    if ((!axis && !perm) || !attr->ints) continue;
+    for (uint32_t k = 0; k < attr->count; k++) {
+      int64_t v = attr->ints[k];
+      if (perm ? k == 0 && v != 0 : v == 0 || v == -(int64_t)rank) return 0;
+    }
+  }
+  return 1;
+}
+
+static void release_parts(cnnrt_session* s) {
+  for (uint32_t i = 0; i < s->part_count; i++) cnnrt_session_release(s->parts[i]);
+  s->part_count = 0;
+}
+
+static cnnrt_status session_make(cnnrt_model* model, int threads, uint32_t flags, int part, cnnrt_session** out);
+
+/* Chunks of a batch of n (at least 2 * PART_MIN_IMAGES): PART_MIN_IMAGES
+ * images each, the last one the remainder too. */
+static uint32_t chunk_count(uint64_t n) { return (uint32_t)(n / PART_MIN_IMAGES); }
+
+static void chunk_range(uint64_t n, uint32_t chunk, uint64_t* begin, uint64_t* count) {
+  *begin = (uint64_t)chunk * PART_MIN_IMAGES;
+  *count = chunk + 1 == chunk_count(n) ? n - *begin : PART_MIN_IMAGES;
+}
+
+/* Part sessions for plan p's chunks: one per thread, or (fewer chunks than
+ * threads) one per chunk with the threads left over, each planned for every
+ * chunk size. */
+static cnnrt_status ensure_parts(cnnrt_session* s, const plan* p) {
+  const cnnrt_graph* g = &s->model->graph;
+  const uint32_t sessions = p->chunks < (uint32_t)s->threads ? p->chunks : (uint32_t)s->threads;
+  const int threads = s->threads / (int)sessions;
+  if (!s->parts) {
+    s->parts = calloc((size_t)s->threads, sizeof *s->parts);
+    s->part_inputs = calloc((size_t)s->threads * (g->input_count ? g->input_count : 1), sizeof *s->part_inputs);
+    s->part_outputs = calloc((size_t)s->threads * MAX_RUN_OUTPUTS, sizeof *s->part_outputs);
+    if (!s->parts || !s->part_inputs || !s->part_outputs)
+      return cnnrt_error(CNNRT_ERROR_OUT_OF_MEMORY, "out of memory creating batch part sessions");
+  }
+  if (s->part_threads != threads) release_parts(s);
+  s->part_threads = threads;
+  while (s->part_count < sessions) {
+    cnnrt_status st = session_make(s->model, threads, 0, 1, &s->parts[s->part_count]);
+    if (st) return st;
+    s->part_count++;
+  }
+  const uint64_t n = (uint64_t)p->input_shapes[0].dims[0];
+  uint64_t sizes[2] = {PART_MIN_IMAGES, 0}, begin;
+  chunk_range(n, chunk_count(n) - 1, &begin, &sizes[1]);
+  cnnrt_tensor* x = s->part_inputs;
+  for (uint32_t i = 0; i < sessions; i++) {
+    for (int k = 0; k < 2; k++) {
+      if (k == 1 && sizes[1] == sizes[0]) break;
+      for (uint32_t j = 0; j < g->input_count; j++) {
+        memset(&x[j], 0, sizeof x[j]);
+        x[j].dtype = CNNRT_DTYPE_FLOAT32;
+        x[j].rank = p->input_shapes[j].rank;
+        for (int d = 0; d < x[j].rank; d++) x[j].dims[d] = d ? p->input_shapes[j].dims[d] : (int64_t)sizes[k];
+      }
+      cnnrt_status st = cnnrt_session_reshape(s->parts[i], g->input_count, x);
+      if (st) return st;
+    }
+  }
+  return CNNRT_OK;
+}
+
+/* Whether every tensor of part session 0's current plan (a chunk of `count`
+ * images) has plan p's shape with `count` as its first dimension. */
+static int chunk_shapes_match(const cnnrt_session* s, const plan* p, uint64_t count) {
+  const plan* q = s->parts[0]->current;
+  for (uint32_t t = 0; t < s->model->graph.tensor_count; t++) {
+    if (s->model->producer[t] == UINT32_MAX) continue;
+    const cnnrt_shape *whole = &p->shapes[t], *part = &q->shapes[t];
+    if (part->rank != whole->rank || part->dims[0] != (int64_t)count) return 0;
+    for (int d = 1; d < whole->rank; d++)
+      if (part->dims[d] != whole->dims[d]) return 0;
+  }
+  return 1;
+}
+
+/* How many chunks plan p's batch runs in (see the top of the file): 1 (the
+ * whole batch at once) unless the session has threads to spare, the batch has
+ * at least two chunks, every graph input is float32 with a symbolic batch
+ * dimension, and every tensor the graph computes has the batch as its first
+ * dimension, at the whole batch and at each chunk size, with no node reaching
+ * across it. */
+static uint32_t plan_chunks(cnnrt_session* s, plan* p) {
+  const cnnrt_model* m = s->model;
+  const cnnrt_graph* g = &m->graph;
+  if (!s->split_allowed || s->threads < 2 || (s->flags & CNNRT_SESSION_PROFILE) || g->input_count == 0) return 1;
+  if (p->input_shapes[0].rank < 1) return 1;
+  const int64_t n = p->input_shapes[0].dims[0];
+  if (n < 2 * (int64_t)PART_MIN_IMAGES) return 1;
+  for (uint32_t i = 0; i < g->input_count; i++) {
+    const cnnrt_tensor_def* t = &g->tensors[g->inputs[i]];
+    if (t->dtype != CNNRT_DTYPE_FLOAT32 || t->shape.rank < 1 || t->shape.dims[0] >= 0) return 1;
+    if (p->input_shapes[i].dims[0] != n) return 1;
+  }
+  for (uint32_t t = 0; t < g->tensor_count; t++)
+    if (m->producer[t] != UINT32_MAX && (p->shapes[t].rank < 1 || p->shapes[t].dims[0] != n)) return 1;
+  for (uint32_t i = 0; i < g->node_count; i++)
+    if (!node_batch_local(&g->nodes[i], p)) return 1;
+  p->chunks = chunk_count((uint64_t)n);
+  uint64_t begin, last;
+  chunk_range((uint64_t)n, p->chunks - 1, &begin, &last);
+  /* Session 0 is left planned for the last chunk size, then the first. */
+  int ok = !ensure_parts(s, p) && chunk_shapes_match(s, p, last);
+  if (ok && last != PART_MIN_IMAGES) {
+    cnnrt_tensor* x = s->part_inputs;
+    for (uint32_t j = 0; j < g->input_count; j++) x[j].dims[0] = PART_MIN_IMAGES;
+    ok = !cnnrt_session_reshape(s->parts[0], g->input_count, x) && chunk_shapes_match(s, p, PART_MIN_IMAGES);
+  }
+  p->chunks = ok ? p->chunks : 1;
+  return p->chunks;
+}
+
 /* Makes the plan for these input shapes current: from the cache, or built and
  * cached (evicting the least recently used), growing the arena if needed. */
 static cnnrt_status select_plan(cnnrt_session* s, const cnnrt_shape* input_shapes) {
   uint32_t input_count = s->model->graph.input_count;
   s->use_counter++;
-  if (s->current && shapes_match(s->current->input_shapes, input_shapes, input_count)) {
+  plan* found = NULL;
+  if (s->current && shapes_match(s->current->input_shapes, input_shapes, input_count)) found = s->current;
+  for (int i = 0; i < s->plan_count && !found; i++)
+    if (shapes_match(s->plans[i]->input_shapes, input_shapes, input_count)) found = s->plans[i];
+  if (found) {
+    /* A split plan's part sessions may have been reshaped for another batch since. */
+    if (found->chunks > 1) {
+      cnnrt_status st = ensure_parts(s, found);
+      if (st) return st;
+    }
+    s->current = found;
     s->current->last_used = s->use_counter;
     return CNNRT_OK;
   }
-  for (int i = 0; i < s->plan_count; i++)
-    if (shapes_match(s->plans[i]->input_shapes, input_shapes, input_count)) {
-      s->current = s->plans[i];
-      s->current->last_used = s->use_counter;
-      return CNNRT_OK;
-    }
   plan* p = NULL;
   cnnrt_status st = plan_build(s, input_shapes, &p);
   if (st) return st;
-  uint64_t need = p->workspace_offset + p->workspace_bytes;
+  plan_chunks(s, p);
+  /* A plan that runs in chunks uses the part sessions' arenas, not this one. */
+  uint64_t need = p->chunks > 1 ? 0 : p->workspace_offset + p->workspace_bytes;
   uint64_t physical = physical_memory_bytes();
   if (physical && need > physical) {
     plan_free(p);
@@ -255,6 +410,12 @@ CNNRT_API cnnrt_status cnnrt_session_create(cnnrt_model* model, const cnnrt_sess
     threads = options->threads ? options->threads : 1;
     flags = options->flags;
   }
+  return session_make(model, threads, flags, 0, out);
+}
+
+/* A session; a part session (part = 1) never splits its batch again and plans
+ * nothing until its part's shapes are set. */
+static cnnrt_status session_make(cnnrt_model* model, int threads, uint32_t flags, int part, cnnrt_session** out) {
   cnnrt_session* s = calloc(1, sizeof *s);
   if (!s) return cnnrt_error(CNNRT_ERROR_OUT_OF_MEMORY, "out of memory creating a session");
   const cnnrt_graph* g = &model->graph;
@@ -271,6 +432,8 @@ CNNRT_API cnnrt_status cnnrt_session_create(cnnrt_model* model, const cnnrt_sess
   s->requested = calloc(g->input_count ? g->input_count : 1, sizeof *s->requested);
   s->input_data = calloc(g->input_count ? g->input_count : 1, sizeof *s->input_data);
   s->time_ns = calloc(g->node_count, sizeof *s->time_ns);
+  const char* split = getenv("CNNRT_BATCH_SPLIT");
+  s->split_allowed = !part && !(split && strcmp(split, "0") == 0);
   cnnrt_model_retain(model);
   cnnrt_status st = CNNRT_OK;
   if (!s->refs || !s->requested || !s->input_data || !s->time_ns)
@@ -282,7 +445,7 @@ CNNRT_API cnnrt_status cnnrt_session_create(cnnrt_model* model, const cnnrt_sess
       s->requested[i] = g->tensors[g->inputs[i]].shape;
       if (!fully_known(&s->requested[i])) known = 0;
     }
-    if (known) st = select_plan(s, s->requested);
+    if (known && !part) st = select_plan(s, s->requested);
   }
   if (st) {
     cnnrt_session_release(s);
@@ -294,6 +457,10 @@ CNNRT_API cnnrt_status cnnrt_session_create(cnnrt_model* model, const cnnrt_sess
 
 CNNRT_API void cnnrt_session_release(cnnrt_session* s) {
   if (!s) return;
+  release_parts(s);
+  free(s->parts);
+  free(s->part_inputs);
+  free(s->part_outputs);
   for (int i = 0; i < s->plan_count; i++) plan_free(s->plans[i]);
   cnnrt_threadpool_destroy(s->pool);
   free(s->arena);
@@ -460,18 +627,98 @@ static cnnrt_status match_outputs(cnnrt_session* s, size_t count, cnnrt_tensor* 
   return CNNRT_OK;
 }
 
+typedef struct part_job {
+  cnnrt_session* session;
+  const plan* plan;
+  size_t output_count;
+  cnnrt_tensor* outputs;
+  const uint32_t* which;
+  int by_thread;                 /* more chunks than part sessions: the thread's session */
+  cnnrt_status status;           /* of the first failing chunk */
+  char error[512];               /* its message */
+  atomic_flag failed;
+} part_job;
+
+/* Runs chunks [begin, end) in part sessions: each reads its images of the
+ * inputs in place and writes its images of the outputs straight into the
+ * caller's buffers. */
+static void part_task(void* opaque, size_t begin, size_t end, int thread) {
+  part_job* job = opaque;
+  cnnrt_session* s = job->session;
+  const plan* p = job->plan;
+  const cnnrt_graph* g = &s->model->graph;
+  const uint64_t n = (uint64_t)p->input_shapes[0].dims[0];
+  for (size_t chunk = begin; chunk < end; chunk++) {
+    const size_t slot = job->by_thread ? (size_t)thread : chunk;
+    uint64_t first, count;
+    chunk_range(n, (uint32_t)chunk, &first, &count);
+    cnnrt_tensor* x = s->part_inputs + slot * g->input_count;
+    for (uint32_t j = 0; j < g->input_count; j++) {
+      const uint64_t image = shape_bytes(&p->input_shapes[j], CNNRT_DTYPE_FLOAT32) / n;
+      x[j].dims[0] = (int64_t)count;
+      x[j].data = (char*)s->input_data[j] + first * image;
+      x[j].size_bytes = (size_t)(count * image);
+    }
+    cnnrt_tensor* y = s->part_outputs + slot * MAX_RUN_OUTPUTS;
+    for (size_t k = 0; k < job->output_count; k++) {
+      const uint64_t image = value_bytes(g, p, job->which[k]) / n;
+      memset(&y[k], 0, sizeof y[k]);
+      y[k].name = g->tensors[job->which[k]].name;
+      y[k].data = (char*)job->outputs[k].data + first * image;
+      y[k].size_bytes = (size_t)(count * image);
+    }
+    cnnrt_status st = cnnrt_session_run(s->parts[slot], g->input_count, x, job->output_count, y);
+    if (st && !atomic_flag_test_and_set(&job->failed)) {
+      job->status = st;
+      snprintf(job->error, sizeof job->error, "batch images %llu..%llu: %s", (unsigned long long)first,
+               (unsigned long long)(first + count - 1), cnnrt_last_error());
+    }
+  }
+}
+
+static cnnrt_status run_chunks(cnnrt_session* s, const plan* p, size_t output_count, cnnrt_tensor* outputs,
+                               const uint32_t* which) {
+  const cnnrt_graph* g = &s->model->graph;
+  /* The part sessions' input tensors: rank and dims from the plan, batch per chunk. */
+  for (uint32_t slot = 0; slot < s->part_count; slot++) {
+    cnnrt_tensor* x = s->part_inputs + (size_t)slot * g->input_count;
+    for (uint32_t j = 0; j < g->input_count; j++) {
+      memset(&x[j], 0, sizeof x[j]);
+      x[j].dtype = CNNRT_DTYPE_FLOAT32;
+      x[j].rank = p->input_shapes[j].rank;
+      for (int d = 0; d < x[j].rank; d++) x[j].dims[d] = p->input_shapes[j].dims[d];
+    }
+  }
+  part_job job = {.session = s, .plan = p, .output_count = output_count, .outputs = outputs, .which = which,
+                  .by_thread = p->chunks > s->part_count, .failed = ATOMIC_FLAG_INIT};
+  cnnrt_parallel_for(s->pool, p->chunks, 1, part_task, &job);
+  if (atomic_flag_test_and_set(&job.failed)) return cnnrt_error(job.status, "%s", job.error);
+  return CNNRT_OK;
+}
+
 CNNRT_API cnnrt_status cnnrt_session_run(cnnrt_session* s, size_t input_count, const cnnrt_tensor* inputs,
                                          size_t output_count, cnnrt_tensor* outputs) {
   if (!s) return cnnrt_error(CNNRT_ERROR_INVALID_ARGUMENT, "session is NULL");
   cnnrt_status st = match_inputs(s, input_count, inputs, 1);
   if (!st) st = select_plan(s, s->requested);
   if (st) return st;
-  uint32_t which[64];
-  if (output_count > 64) return cnnrt_error(CNNRT_ERROR_UNSUPPORTED, "at most 64 outputs may be requested at once");
+  uint32_t which[MAX_RUN_OUTPUTS];
+  if (output_count > MAX_RUN_OUTPUTS)
+    return cnnrt_error(CNNRT_ERROR_UNSUPPORTED, "at most %u outputs may be requested at once", MAX_RUN_OUTPUTS);
   if ((st = match_outputs(s, output_count, outputs, which))) return st;
 
   const cnnrt_graph* g = &s->model->graph;
   plan* p = s->current;
+  if (p->chunks > 1) {
+    if ((st = run_chunks(s, p, output_count, outputs, which))) return st;
+    for (size_t k = 0; k < output_count; k++) {
+      const cnnrt_shape* shape = &p->shapes[which[k]];
+      outputs[k].dtype = (cnnrt_dtype)g->tensors[which[k]].dtype;
+      outputs[k].rank = shape->rank;
+      for (int d = 0; d < CNNRT_MAX_RANK; d++) outputs[k].dims[d] = d < shape->rank ? shape->dims[d] : 0;
+    }
+    return CNNRT_OK;
+  }
   cnnrt_run_context context = {s->pool, s->threads, (char*)s->arena + p->workspace_offset, p->workspace_bytes};
   int profile = (s->flags & CNNRT_SESSION_PROFILE) != 0;
   for (uint32_t i = 0; i < g->node_count; i++) {
@@ -527,7 +774,13 @@ CNNRT_API cnnrt_status cnnrt_session_output_info(const cnnrt_session* s, size_t 
 CNNRT_API cnnrt_status cnnrt_session_memory(const cnnrt_session* s, uint64_t* arena_bytes, uint64_t* unplanned_bytes) {
   cnnrt_status st = need_plan(s);
   if (st) return st;
-  if (arena_bytes) *arena_bytes = s->current->workspace_offset + s->current->workspace_bytes;
+  uint64_t arena = s->current->workspace_offset + s->current->workspace_bytes;
+  if (s->current->chunks > 1) {
+    /* The part sessions' arenas hold the activations; this session's holds none. */
+    arena = 0;
+    for (uint32_t i = 0; i < s->part_count; i++) arena += s->parts[i]->arena_capacity;
+  }
+  if (arena_bytes) *arena_bytes = arena;
   if (unplanned_bytes) *unplanned_bytes = s->current->unplanned_bytes + s->current->workspace_bytes;
   return CNNRT_OK;
 }

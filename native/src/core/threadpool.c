@@ -6,9 +6,18 @@
  * variable so that an idle session costs no CPU. CPU affinity is never touched:
  * the host application owns that decision.
  *
- * parallel_for must not be called from inside a task; if it is, the nested
- * loop runs inline on the calling thread (detected with a thread-local flag),
- * keeping that thread's index so per-thread scratch stays private.
+ * A worker joins a job before it takes tasks; once the caller has seen every
+ * task claimed it closes the job and waits only for the workers that joined.
+ * A worker still waking from sleep (tens of microseconds in a VM) finds the job
+ * closed and goes back to waiting: the caller never waits for a wake-up that
+ * brings no work.
+ *
+ * parallel_for must not be called from inside a task of the same pool; if it
+ * is, the nested loop runs inline on the calling thread (detected with a
+ * thread-local pointer to the pool whose task the thread runs), keeping that
+ * thread's index so per-thread scratch stays private. A task may use another
+ * pool (a session that runs parts of a batch in sessions of its own): there
+ * the calling thread is thread 0, as for any caller.
  *
  * One pool serves one caller at a time (a session is used from one thread).
  */
@@ -38,15 +47,20 @@ struct cnnrt_threadpool {
   size_t count, grain, tasks;
   atomic_size_t next_task;
   atomic_uint_fast64_t generation;
-  atomic_int busy_workers;
+  /* Low 32 bits: workers that joined the current job; JOB_CLOSED: no more may. */
+  atomic_uint_fast64_t joined;
+  atomic_uint_fast64_t finished; /* joined workers done with the current job */
 };
+
+#define JOB_CLOSED ((uint_fast64_t)1 << 32)
+#define JOB_JOINED_MASK (JOB_CLOSED - 1)
 
 typedef struct worker_start {
   cnnrt_threadpool* pool;
   int thread;
 } worker_start;
 
-static _Thread_local int tls_in_task;
+static _Thread_local const cnnrt_threadpool* tls_pool; /* the pool whose task this thread runs */
 static _Thread_local int tls_thread_index;
 
 static inline void cpu_relax(void) {
@@ -71,7 +85,7 @@ static void* worker_main(void* argument) {
   worker_start start = *(worker_start*)argument;
   free(argument);
   cnnrt_threadpool* pool = start.pool;
-  tls_in_task = 1;
+  tls_pool = pool;
   tls_thread_index = start.thread;
   uint_fast64_t seen = 0;
   for (;;) {
@@ -91,8 +105,17 @@ static void* worker_main(void* argument) {
       if (stop) break;
     }
     seen = generation;
+    /* Join unless the caller has closed the job (all its tasks were taken). */
+    uint_fast64_t state = atomic_load_explicit(&pool->joined, memory_order_acquire);
+    while (!(state & JOB_CLOSED) &&
+           !atomic_compare_exchange_weak_explicit(&pool->joined, &state, state + 1, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+    }
+    if (state & JOB_CLOSED) continue;
     run_tasks(pool, start.thread);
-    if (atomic_fetch_sub_explicit(&pool->busy_workers, 1, memory_order_acq_rel) == 1) {
+    uint_fast64_t done = atomic_fetch_add_explicit(&pool->finished, 1, memory_order_acq_rel) + 1;
+    state = atomic_load_explicit(&pool->joined, memory_order_acquire);
+    if ((state & JOB_CLOSED) && (state & JOB_JOINED_MASK) == done) {
       pthread_mutex_lock(&pool->mutex);
       pthread_cond_signal(&pool->done);
       pthread_mutex_unlock(&pool->mutex);
@@ -112,7 +135,8 @@ cnnrt_status cnnrt_threadpool_create(int threads, cnnrt_threadpool** pool_out) {
   pool->threads = threads;
   atomic_init(&pool->next_task, 0);
   atomic_init(&pool->generation, 0);
-  atomic_init(&pool->busy_workers, 0);
+  atomic_init(&pool->joined, JOB_CLOSED);
+  atomic_init(&pool->finished, 0);
   if (pthread_mutex_init(&pool->mutex, NULL) != 0) {
     free(pool);
     return cnnrt_error(CNNRT_ERROR_INTERNAL, "thread pool: pthread_mutex_init failed");
@@ -176,8 +200,9 @@ void cnnrt_parallel_for(cnnrt_threadpool* pool, size_t count, size_t grain, cnnr
   if (count == 0) return;
   if (grain == 0) grain = 1;
   size_t tasks = (count - 1) / grain + 1;
-  if (pool == NULL || pool->worker_count == 0 || tasks == 1 || tls_in_task) {
-    int thread = tls_in_task ? tls_thread_index : 0;
+  const int nested = pool != NULL && tls_pool == pool;
+  if (pool == NULL || pool->worker_count == 0 || tasks == 1 || nested) {
+    int thread = nested ? tls_thread_index : 0;
     for (size_t begin = 0; begin < count; begin += grain) {
       size_t end = count - begin > grain ? begin + grain : count;
       fn(context, begin, end, thread);
@@ -190,7 +215,9 @@ void cnnrt_parallel_for(cnnrt_threadpool* pool, size_t count, size_t grain, cnnr
   pool->grain = grain;
   pool->tasks = tasks;
   atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
-  atomic_store_explicit(&pool->busy_workers, pool->worker_count, memory_order_relaxed);
+  atomic_store_explicit(&pool->finished, 0, memory_order_relaxed);
+  /* Opening the job (release) publishes the fields above to the workers that join it. */
+  atomic_store_explicit(&pool->joined, 0, memory_order_release);
   /* Bumping the generation under the mutex publishes the job to sleeping
    * workers without a lost wake-up; spinning workers see it at once. */
   pthread_mutex_lock(&pool->mutex);
@@ -198,17 +225,23 @@ void cnnrt_parallel_for(cnnrt_threadpool* pool, size_t count, size_t grain, cnnr
   pthread_cond_broadcast(&pool->wake);
   pthread_mutex_unlock(&pool->mutex);
 
-  tls_in_task = 1;
+  const cnnrt_threadpool* outer_pool = tls_pool;
+  const int outer_index = tls_thread_index;
+  tls_pool = pool;
   tls_thread_index = 0;
   run_tasks(pool, 0);
-  tls_in_task = 0;
+  tls_pool = outer_pool;
+  tls_thread_index = outer_index;
 
+  /* Every task is claimed: close the job and wait for the workers in it. */
+  uint_fast64_t joined =
+      atomic_fetch_or_explicit(&pool->joined, JOB_CLOSED, memory_order_acq_rel) & JOB_JOINED_MASK;
   for (int spin = 0; spin < CNNRT_SPIN_ITERATIONS; spin++) {
-    if (atomic_load_explicit(&pool->busy_workers, memory_order_acquire) == 0) return;
+    if (atomic_load_explicit(&pool->finished, memory_order_acquire) == joined) return;
     cpu_relax();
   }
   pthread_mutex_lock(&pool->mutex);
-  while (atomic_load_explicit(&pool->busy_workers, memory_order_acquire) != 0) {
+  while (atomic_load_explicit(&pool->finished, memory_order_acquire) != joined) {
     pthread_cond_wait(&pool->done, &pool->mutex);
   }
   pthread_mutex_unlock(&pool->mutex);

@@ -54,7 +54,11 @@ static void fix_checksums(uint8_t* b, size_t size) {
 }
 
 static void try_run(cnnrt_model* model, int* ran) {
-  cnnrt_session_options options = {sizeof options, 1 + (int)(next_random() % 2), 0};
+  /* 1-4 threads and a symbolic batch of 1, 4 or 5: batches of 4 and more run
+   * in chunks on part sessions (two of two threads each at 4 threads, batch 4). */
+  cnnrt_session_options options = {sizeof options, 1 + (int)(next_random() % 4), 0};
+  const int64_t batches[3] = {1, 4, 5};
+  const int64_t batch = batches[next_random() % 3];
   cnnrt_session* session = NULL;
   if (cnnrt_session_create(model, &options, &session) != CNNRT_OK) return;
   cnnrt_tensor_info info;
@@ -62,7 +66,7 @@ static void try_run(cnnrt_model* model, int* ran) {
     cnnrt_tensor input = {NULL, CNNRT_DTYPE_FLOAT32, info.rank, {0}, NULL, 0};
     size_t count = 1;
     for (int d = 0; d < info.rank; d++) {
-      input.dims[d] = info.dims[d] < 0 ? 1 : info.dims[d];
+      input.dims[d] = info.dims[d] >= 0 ? info.dims[d] : d == 0 ? batch : 1;
       count *= (size_t)(input.dims[d] > 0 ? input.dims[d] : 1);
     }
     uint64_t arena = 0;
