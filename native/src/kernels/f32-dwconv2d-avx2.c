@@ -268,6 +268,7 @@ typedef struct dw_block {
   float* out;            /* channel c0's plane at the band's first output */
   const float* residual; /* likewise, or NULL */
   const float* bias;     /* the block's 8 biases (0 where there is none) */
+  int has_bias;
   int activation;
   float alpha, beta;
 } dw_block;
@@ -275,10 +276,13 @@ typedef struct dw_block {
 /* The accumulators of outputs [at, at + lanes) of the band, transposed to
  * one vector per channel, through the epilogue into the output planes. */
 DW_INLINE void dw_block_store(const dw_block* b, __m256* acc, size_t at, size_t lanes) {
-  dw_transpose8(acc);
-  DW_UNROLL for (size_t c = 0; c < 8; c++) {
-    if (b->bias[c] != 0.0f) acc[c] = _mm256_add_ps(acc[c], _mm256_set1_ps(b->bias[c]));
+  /* The bias (one vector across the 8 channels) before the transpose: the
+   * same additions as after it, without a broadcast per channel. */
+  if (b->has_bias) {
+    const __m256 bias = _mm256_loadu_ps(b->bias);
+    DW_UNROLL for (size_t i = 0; i < 8; i++) acc[i] = _mm256_add_ps(acc[i], bias);
   }
+  dw_transpose8(acc);
   if (b->residual != NULL) {
     const __m256i mask = cnnrt_f32_first_lanes_avx2(lanes);
     DW_UNROLL for (size_t c = 0; c < 8; c++) {
@@ -289,8 +293,12 @@ DW_INLINE void dw_block_store(const dw_block* b, __m256* acc, size_t at, size_t 
     }
   }
   dw_activate8(acc, b->activation, b->alpha, b->beta);
-  DW_UNROLL for (size_t c = 0; c < 8; c++) {
-    if (c < b->channels) cnnrt_f32_store_first_avx2(b->out + c * b->out_plane + at, acc[c], lanes);
+  if (b->channels == 8) {
+    DW_UNROLL for (size_t c = 0; c < 8; c++) cnnrt_f32_store_first_avx2(b->out + c * b->out_plane + at, acc[c], lanes);
+  } else {
+    DW_UNROLL for (size_t c = 0; c < 8; c++) {
+      if (c < b->channels) cnnrt_f32_store_first_avx2(b->out + c * b->out_plane + at, acc[c], lanes);
+    }
   }
 }
 
@@ -425,7 +433,7 @@ static void dw_blocked(const cnnrt_conv2d_geometry* g, const float* x, const flo
   if (g->kernel_h == 5 && g->kernel_w == 5) band = g->stride_w == 1 ? dw_block_5x5s1 : dw_block_5x5s2;
   float bias[8];
   dw_block b = {window, filters, l.pitch * 8, g->stride_h, g->stride_w, g->kernel_h, g->kernel_w, g->out_w, 0, 0,
-                out_plane, NULL, NULL, bias, e->activation, e->alpha, e->beta};
+                out_plane, NULL, NULL, bias, e->bias != NULL, e->activation, e->alpha, e->beta};
   for (size_t c0 = oc_begin; c0 < oc_end; c0 += 8) {
     b.channels = oc_end - c0 < 8 ? oc_end - c0 : 8;
     for (size_t t = 0; t < taps; t++) {
