@@ -57,7 +57,8 @@ def main(argv=None) -> int:
                 f"on {_cpu_model()}\n(a shared 2-core machine: read ratios, not absolute times). "
                 "Each engine runs in its own\n"
                 "process; rounds alternate between engines. 'vs cnnrt' is the engine's median over cnnrt's\n"
-                "(above 1: cnnrt is faster). GFLOP/s counts direct-convolution FLOPs (2 per MAC).\n\n")
+                "(above 1: cnnrt is faster), '(min)' the same for the minima (they move less when the\n"
+                "machine's load comes and goes). GFLOP/s counts direct-convolution FLOPs (2 per MAC).\n\n")
         for text in sections:
             f.write("```\n" + text + "\n```\n\n")
     print(f"wrote {args.output}")

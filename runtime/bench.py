@@ -3,8 +3,10 @@
 Each engine runs in its own worker process, so one engine's idle threads
 never compete with another's for the cores; the parent sends the workers
 rounds in turn (the order rotates each round), so machine noise falls on all
-engines alike. Reported: median and p90 latency, each engine's median over
-cnnrt's (above 1: cnnrt is faster), and GFLOP/s counting the model's direct
+engines alike. Reported: median, p90 and minimum latency, each engine's median
+over cnnrt's (above 1: cnnrt is faster) and its minimum over cnnrt's (on a
+shared machine whose load comes and goes, the minima move less than the
+medians), and GFLOP/s counting the model's direct
 convolution FLOPs (2 per MAC, so a Winograd kernel may exceed the FMA peak)
 as a fraction of this CPU's FMA peak, measured with an FMA loop.
 
@@ -188,7 +190,9 @@ class EngineResult:
     engine: str
     median_ms: float
     p90_ms: float
+    min_ms: float
     ratio: float          # engine median / cnnrt median
+    min_ratio: float      # engine min / cnnrt min (less moved by a busy machine)
     gflops: float
     peak_fraction: float
 
@@ -210,13 +214,15 @@ def measure(prepared: Prepared, engines: list[str], threads: int, batch: int, ro
         for w in workers:
             w.close()
     base = statistics.median(times["cnnrt"]) if "cnnrt" in times else None
+    base_min = min(times["cnnrt"]) if "cnnrt" in times else None
     results = []
     flops = 2.0 * macs_per_image * batch
     for engine, t in times.items():
         med = statistics.median(t)
         p90 = sorted(t)[min(len(t) - 1, int(round(0.9 * (len(t) - 1))))]
         gflops = flops / (med * 1e-3) / 1e9
-        results.append(EngineResult(engine, med, p90, med / base if base else float("nan"), gflops,
+        results.append(EngineResult(engine, med, p90, min(t), med / base if base else float("nan"),
+                                    min(t) / base_min if base_min else float("nan"), gflops,
                                     gflops / (peak_gflops_per_core * threads)))
     return results
 
@@ -257,10 +263,11 @@ def profile(prepared: Prepared, threads: int, batch: int, repeats: int = 10) -> 
 def format_results(prepared: Prepared, threads: int, batch: int, results: list[EngineResult], peak: float) -> str:
     lines = [f"{prepared.name}: batch {batch}, input {list((batch, *prepared.input_shape[1:]))}, {threads} thread(s), "
              f"fp32; FMA peak {peak:.0f} GFLOP/s per core"]
-    lines.append(f"  {'engine':12} {'median ms':>10} {'p90 ms':>8} {'vs cnnrt':>9} {'GFLOP/s':>8} {'% peak':>7}")
+    lines.append(f"  {'engine':12} {'median ms':>10} {'p90 ms':>8} {'min ms':>8} {'vs cnnrt':>9} {'(min)':>6} "
+                 f"{'GFLOP/s':>8} {'% peak':>7}")
     for r in results:
-        lines.append(f"  {r.engine:12} {r.median_ms:10.2f} {r.p90_ms:8.2f} {r.ratio:9.2f} {r.gflops:8.1f} "
-                     f"{100 * r.peak_fraction:6.1f}%")
+        lines.append(f"  {r.engine:12} {r.median_ms:10.2f} {r.p90_ms:8.2f} {r.min_ms:8.2f} {r.ratio:9.2f} "
+                     f"{r.min_ratio:6.2f} {r.gflops:8.1f} {100 * r.peak_fraction:6.1f}%")
     return "\n".join(lines)
 
 
