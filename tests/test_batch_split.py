@@ -127,3 +127,16 @@ def test_static_batch_runs_whole(tmp_path, rng):
     path = _convert(tmp_path, model)
     x = rng.standard_normal((8, 6), dtype=np.float32)
     np.testing.assert_array_equal(_load(path, 2, split=True).run(x), np.maximum(x, 0))
+
+
+def test_batch_sizes_alternate_on_one_session(small_cnn_file, rng):
+    """Plans with and without chunks (and chunk counts that need part sessions
+    of another thread count) follow each other on one session."""
+    whole = _load(small_cnn_file, 1, split=True)
+    for threads in (2, 4):
+        chunked = _load(small_cnn_file, threads, split=True)
+        for batch in (8, 2, 9, 4, 1, 6, 8, 5):
+            x = rng.standard_normal((batch, 3, 32, 32), dtype=np.float32)
+            assert np.array_equal(chunked.run(x), whole.run(x)), (threads, batch)
+        chunked.reshape({"input": (8, 3, 32, 32)})
+        assert chunked.memory()["arena_bytes"] > 0
