@@ -70,41 +70,31 @@ def _convert(tmp_path, model) -> str:
     return path
 
 
-def test_softmax_across_the_batch_keeps_it_whole(tmp_path, rng):
-    model = make_model([oh.make_node("Softmax", ["x"], ["y"], axis=0)], {"x": (["n", 6], np.float32)}, ["y"])
-    path = _convert(tmp_path, model)
-    x = rng.standard_normal((8, 6), dtype=np.float32)
-    expected = run_ort(model, {"x": x})[0]
-    for threads in (1, 2, 4):
-        y = _load(path, threads, split=True).run(x)
-        np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
-
-
-def test_batch_folded_by_reshape_keeps_it_whole(tmp_path, rng):
-    """[n, 4] -> [1, 4n] -> softmax over everything -> [n, 4]: every output
-    depends on every image, though input and output look batched."""
-    nodes = [oh.make_node("Reshape", ["x", "flat"], ["f"]), oh.make_node("Softmax", ["f"], ["s"], axis=1),
-             oh.make_node("Reshape", ["s", "back"], ["y"])]
-    model = make_model(nodes, {"x": (["n", 4], np.float32)}, ["y"],
-                       {"flat": np.array([1, -1], np.int64), "back": np.array([-1, 4], np.int64)})
-    path = _convert(tmp_path, model)
-    x = rng.standard_normal((8, 4), dtype=np.float32)
-    expected = run_ort(model, {"x": x})[0]
-    y = _load(path, 2, split=True).run(x)
-    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-7)
-
-
-def test_transpose_of_the_batch_keeps_it_whole(tmp_path, rng):
-    """A square [4, 4] batch transposed, a softmax over what was the batch, and
-    back: every tensor's first dimension is 4, yet images mix."""
+def _cross_batch_model(case: str):
+    """Graphs in which every output depends on every image of the batch."""
+    if case == "softmax over the batch":
+        return make_model([oh.make_node("Softmax", ["x"], ["y"], axis=0)], {"x": (["n", 6], np.float32)}, ["y"]), 6
+    if case == "batch folded by reshape":
+        # [n, 4] -> [1, 4n] -> softmax over everything -> [n, 4]: input and output look batched.
+        nodes = [oh.make_node("Reshape", ["x", "flat"], ["f"]), oh.make_node("Softmax", ["f"], ["s"], axis=1),
+                 oh.make_node("Reshape", ["s", "back"], ["y"])]
+        return make_model(nodes, {"x": (["n", 4], np.float32)}, ["y"],
+                          {"flat": np.array([1, -1], np.int64), "back": np.array([-1, 4], np.int64)}), 4
+    # A square [4, 4] batch transposed, a softmax over what was the batch, and
+    # back: every tensor's first dimension is 4, yet images mix.
     nodes = [oh.make_node("Transpose", ["x"], ["t"], perm=[1, 0]), oh.make_node("Softmax", ["t"], ["s"], axis=1),
              oh.make_node("Transpose", ["s"], ["y"], perm=[1, 0])]
-    model = make_model(nodes, {"x": (["n", 4], np.float32)}, ["y"])
+    return make_model(nodes, {"x": (["n", 4], np.float32)}, ["y"]), 4
+
+
+@pytest.mark.parametrize("case", ["softmax over the batch", "batch folded by reshape", "transpose of the batch"])
+def test_graphs_across_the_batch_keep_it_whole(tmp_path, rng, case):
+    model, width = _cross_batch_model(case)
     path = _convert(tmp_path, model)
-    x = rng.standard_normal((4, 4), dtype=np.float32)
+    x = rng.standard_normal((4 if case == "transpose of the batch" else 8, width), dtype=np.float32)
     expected = run_ort(model, {"x": x})[0]
-    y = _load(path, 2, split=True).run(x)
-    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-7)
+    for threads in (1, 2, 4):
+        np.testing.assert_allclose(_load(path, threads, split=True).run(x), expected, rtol=1e-5, atol=1e-7)
 
 
 def test_two_inputs_two_outputs_in_chunks(tmp_path, rng):
