@@ -70,7 +70,8 @@ class Session:
         return self._native.output_shapes()
 
     def memory(self) -> dict[str, int]:
-        """arena_bytes (planned) and unplanned_bytes (every activation apart)."""
+        """arena_bytes (planned; for a batch run in chunks, the part sessions'
+        arenas) and unplanned_bytes (every activation apart, whole batch)."""
         return self._native.memory()
 
     def node_stats(self) -> list[dict]:

@@ -212,7 +212,10 @@ typedef struct cnnrt_session_options {
 /* Creates a session on a model. The session takes its own model reference.
  * options may be NULL (one thread). The arena is planned for the model's
  * declared input shapes when they are fully known, otherwise on the first
- * reshape or run. */
+ * reshape or run. With 2 threads or more, a batch of 4 or more of a model
+ * that computes each image alone runs in chunks of 2 images side by side on
+ * the threads (same bits as the whole batch; not in profiling sessions;
+ * CNNRT_BATCH_SPLIT=0 in the environment turns it off). */
 CNNRT_API cnnrt_status cnnrt_session_create(cnnrt_model* model, const cnnrt_session_options* options,
                                             cnnrt_session** session);
 CNNRT_API void cnnrt_session_release(cnnrt_session* session);
@@ -247,8 +250,9 @@ CNNRT_API cnnrt_status cnnrt_session_run(cnnrt_session* session, size_t input_co
 /* Shape of a graph output for the current input shapes. */
 CNNRT_API cnnrt_status cnnrt_session_output_info(const cnnrt_session* session, size_t index,
                                                  cnnrt_tensor_info* info);
-/* Bytes of the activation arena planned for the current shapes, and what the
- * same activations would take with no reuse at all. */
+/* Bytes of the activation arena planned for the current shapes (for a batch
+ * that runs in chunks, the arenas of the part sessions that run them), and
+ * what the same activations would take with no reuse at all. */
 CNNRT_API cnnrt_status cnnrt_session_memory(const cnnrt_session* session, uint64_t* arena_bytes,
                                             uint64_t* unplanned_bytes);
 
