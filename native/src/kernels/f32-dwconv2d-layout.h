@@ -127,7 +127,9 @@ static inline size_t cnnrt_dwconv2d_layout_floats(const cnnrt_dwconv2d_layout* l
  * CNNRT_DWCONV2D_AVX2_WINDOW_FLOATS (L1 and L2 hold it) unless one output
  * row needs more. One input channel per output channel, and 8 or more of
  * them; the other geometries take the kernel's row loop. In scratch: the
- * window (rows x pitch x 8), then the block's filters (taps x 8). */
+ * window (rows x pitch x 8), the block's filters (taps x 8), then one output
+ * row's sums as [column][8] (out_w rounded up to 8), transposed to the
+ * channels' planes once the row is done. */
 #define CNNRT_DWCONV2D_AVX2_WINDOW_FLOATS 12288
 
 typedef struct cnnrt_dwconv2d_avx2_window {
@@ -156,7 +158,7 @@ static inline size_t cnnrt_dwconv2d_avx2_floats(const cnnrt_conv2d_geometry* g) 
   if (!cnnrt_dwconv2d_avx2_blocked(g)) return 0;
   cnnrt_dwconv2d_avx2_window w;
   cnnrt_dwconv2d_avx2_window_make(g, &w);
-  return w.rows * w.pitch * 8 + g->kernel_h * g->kernel_w * 8;
+  return w.rows * w.pitch * 8 + g->kernel_h * g->kernel_w * 8 + (g->out_w + 7) / 8 * 64;
 }
 
 #endif
