@@ -66,7 +66,6 @@ struct cnnrt_session {
   cnnrt_tensor* part_outputs;   /* [part session][requested output] */
 };
 
-
 static void plan_free(plan* p) {
   if (!p) return;
   free(p->input_shapes);
@@ -243,6 +242,20 @@ static void chunk_range(uint64_t n, uint32_t chunk, uint64_t* begin, uint64_t* c
   *count = chunk + 1 == chunk_count(n) ? n - *begin : PART_MIN_IMAGES;
 }
 
+/* Part session `slot`'s input tensors, described for `count` images of plan
+ * p's inputs (data is set per run). */
+static cnnrt_tensor* part_inputs(cnnrt_session* s, size_t slot, const plan* p, uint64_t count) {
+  const cnnrt_graph* g = &s->model->graph;
+  cnnrt_tensor* x = s->part_inputs + slot * g->input_count;
+  for (uint32_t j = 0; j < g->input_count; j++) {
+    memset(&x[j], 0, sizeof x[j]);
+    x[j].dtype = CNNRT_DTYPE_FLOAT32;
+    x[j].rank = p->input_shapes[j].rank;
+    for (int d = 0; d < x[j].rank; d++) x[j].dims[d] = d ? p->input_shapes[j].dims[d] : (int64_t)count;
+  }
+  return x;
+}
+
 /* Part sessions for plan p's chunks: one per thread, or (fewer chunks than
  * threads) one per chunk with the threads left over, each planned for every
  * chunk size. */
@@ -267,17 +280,10 @@ static cnnrt_status ensure_parts(cnnrt_session* s, const plan* p) {
   const uint64_t n = (uint64_t)p->input_shapes[0].dims[0];
   uint64_t sizes[2] = {PART_MIN_IMAGES, 0}, begin;
   chunk_range(n, chunk_count(n) - 1, &begin, &sizes[1]);
-  cnnrt_tensor* x = s->part_inputs;
   for (uint32_t i = 0; i < sessions; i++) {
     for (int k = 0; k < 2; k++) {
       if (k == 1 && sizes[1] == sizes[0]) break;
-      for (uint32_t j = 0; j < g->input_count; j++) {
-        memset(&x[j], 0, sizeof x[j]);
-        x[j].dtype = CNNRT_DTYPE_FLOAT32;
-        x[j].rank = p->input_shapes[j].rank;
-        for (int d = 0; d < x[j].rank; d++) x[j].dims[d] = d ? p->input_shapes[j].dims[d] : (int64_t)sizes[k];
-      }
-      cnnrt_status st = cnnrt_session_reshape(s->parts[i], g->input_count, x);
+      cnnrt_status st = cnnrt_session_reshape(s->parts[i], g->input_count, part_inputs(s, i, p, sizes[k]));
       if (st) return st;
     }
   }
@@ -298,40 +304,39 @@ static int chunk_shapes_match(const cnnrt_session* s, const plan* p, uint64_t co
   return 1;
 }
 
-/* How many chunks plan p's batch runs in (see the top of the file): 1 (the
- * whole batch at once) unless the session has threads to spare, the batch has
+/* Sets how many chunks plan p's batch runs in (see the top of the file): 1
+ * (the whole batch at once) unless the session has threads to spare, the batch has
  * at least two chunks, every graph input is float32 with a symbolic batch
  * dimension, and every tensor the graph computes has the batch as its first
  * dimension, at the whole batch and at each chunk size, with no node reaching
  * across it. */
-static uint32_t plan_chunks(cnnrt_session* s, plan* p) {
+static void plan_chunks(cnnrt_session* s, plan* p) {
   const cnnrt_model* m = s->model;
   const cnnrt_graph* g = &m->graph;
-  if (!s->split_allowed || s->threads < 2 || (s->flags & CNNRT_SESSION_PROFILE) || g->input_count == 0) return 1;
-  if (p->input_shapes[0].rank < 1) return 1;
+  p->chunks = 1;
+  if (!s->split_allowed || s->threads < 2 || (s->flags & CNNRT_SESSION_PROFILE) || g->input_count == 0) return;
+  if (p->input_shapes[0].rank < 1) return;
   const int64_t n = p->input_shapes[0].dims[0];
-  if (n < 2 * (int64_t)PART_MIN_IMAGES) return 1;
+  if (n < 2 * (int64_t)PART_MIN_IMAGES) return;
   for (uint32_t i = 0; i < g->input_count; i++) {
     const cnnrt_tensor_def* t = &g->tensors[g->inputs[i]];
-    if (t->dtype != CNNRT_DTYPE_FLOAT32 || t->shape.rank < 1 || t->shape.dims[0] >= 0) return 1;
-    if (p->input_shapes[i].dims[0] != n) return 1;
+    if (t->dtype != CNNRT_DTYPE_FLOAT32 || t->shape.rank < 1 || t->shape.dims[0] >= 0) return;
+    if (p->input_shapes[i].dims[0] != n) return;
   }
   for (uint32_t t = 0; t < g->tensor_count; t++)
-    if (m->producer[t] != UINT32_MAX && (p->shapes[t].rank < 1 || p->shapes[t].dims[0] != n)) return 1;
+    if (m->producer[t] != UINT32_MAX && (p->shapes[t].rank < 1 || p->shapes[t].dims[0] != n)) return;
   for (uint32_t i = 0; i < g->node_count; i++)
-    if (!node_batch_local(&g->nodes[i], p)) return 1;
+    if (!node_batch_local(&g->nodes[i], p)) return;
   p->chunks = chunk_count((uint64_t)n);
   uint64_t begin, last;
   chunk_range((uint64_t)n, p->chunks - 1, &begin, &last);
   /* Session 0 is left planned for the last chunk size, then the first. */
   int ok = !ensure_parts(s, p) && chunk_shapes_match(s, p, last);
   if (ok && last != PART_MIN_IMAGES) {
-    cnnrt_tensor* x = s->part_inputs;
-    for (uint32_t j = 0; j < g->input_count; j++) x[j].dims[0] = PART_MIN_IMAGES;
-    ok = !cnnrt_session_reshape(s->parts[0], g->input_count, x) && chunk_shapes_match(s, p, PART_MIN_IMAGES);
+    ok = !cnnrt_session_reshape(s->parts[0], g->input_count, part_inputs(s, 0, p, PART_MIN_IMAGES)) &&
+         chunk_shapes_match(s, p, PART_MIN_IMAGES);
   }
-  p->chunks = ok ? p->chunks : 1;
-  return p->chunks;
+  if (!ok) p->chunks = 1;
 }
 
 /* Makes the plan for these input shapes current: from the cache, or built and
@@ -344,8 +349,9 @@ static cnnrt_status select_plan(cnnrt_session* s, const cnnrt_shape* input_shape
   for (int i = 0; i < s->plan_count && !found; i++)
     if (shapes_match(s->plans[i]->input_shapes, input_shapes, input_count)) found = s->plans[i];
   if (found) {
-    /* A split plan's part sessions may have been reshaped for another batch since. */
-    if (found->chunks > 1) {
+    /* Switching back to a plan that runs in chunks: another plan may have
+     * remade the part sessions (another thread count) since. */
+    if (found->chunks > 1 && found != s->current) {
       cnnrt_status st = ensure_parts(s, found);
       if (st) return st;
     }
@@ -627,6 +633,14 @@ static cnnrt_status match_outputs(cnnrt_session* s, size_t count, cnnrt_tensor* 
   return CNNRT_OK;
 }
 
+/* A run's output tensor y: graph tensor t's dtype and shape under plan p. */
+static void describe_output(const cnnrt_graph* g, const plan* p, uint32_t t, cnnrt_tensor* y) {
+  const cnnrt_shape* shape = &p->shapes[t];
+  y->dtype = (cnnrt_dtype)g->tensors[t].dtype;
+  y->rank = shape->rank;
+  for (int d = 0; d < CNNRT_MAX_RANK; d++) y->dims[d] = d < shape->rank ? shape->dims[d] : 0;
+}
+
 typedef struct part_job {
   cnnrt_session* session;
   const plan* plan;
@@ -652,10 +666,9 @@ static void part_task(void* opaque, size_t begin, size_t end, int thread) {
     const size_t slot = job->by_thread ? (size_t)thread : chunk;
     uint64_t first, count;
     chunk_range(n, (uint32_t)chunk, &first, &count);
-    cnnrt_tensor* x = s->part_inputs + slot * g->input_count;
+    cnnrt_tensor* x = part_inputs(s, slot, p, count);
     for (uint32_t j = 0; j < g->input_count; j++) {
       const uint64_t image = shape_bytes(&p->input_shapes[j], CNNRT_DTYPE_FLOAT32) / n;
-      x[j].dims[0] = (int64_t)count;
       x[j].data = (char*)s->input_data[j] + first * image;
       x[j].size_bytes = (size_t)(count * image);
     }
@@ -678,17 +691,6 @@ static void part_task(void* opaque, size_t begin, size_t end, int thread) {
 
 static cnnrt_status run_chunks(cnnrt_session* s, const plan* p, size_t output_count, cnnrt_tensor* outputs,
                                const uint32_t* which) {
-  const cnnrt_graph* g = &s->model->graph;
-  /* The part sessions' input tensors: rank and dims from the plan, batch per chunk. */
-  for (uint32_t slot = 0; slot < s->part_count; slot++) {
-    cnnrt_tensor* x = s->part_inputs + (size_t)slot * g->input_count;
-    for (uint32_t j = 0; j < g->input_count; j++) {
-      memset(&x[j], 0, sizeof x[j]);
-      x[j].dtype = CNNRT_DTYPE_FLOAT32;
-      x[j].rank = p->input_shapes[j].rank;
-      for (int d = 0; d < x[j].rank; d++) x[j].dims[d] = p->input_shapes[j].dims[d];
-    }
-  }
   part_job job = {.session = s, .plan = p, .output_count = output_count, .outputs = outputs, .which = which,
                   .by_thread = p->chunks > s->part_count, .failed = ATOMIC_FLAG_INIT};
   cnnrt_parallel_for(s->pool, p->chunks, 1, part_task, &job);
@@ -711,12 +713,7 @@ CNNRT_API cnnrt_status cnnrt_session_run(cnnrt_session* s, size_t input_count, c
   plan* p = s->current;
   if (p->chunks > 1) {
     if ((st = run_chunks(s, p, output_count, outputs, which))) return st;
-    for (size_t k = 0; k < output_count; k++) {
-      const cnnrt_shape* shape = &p->shapes[which[k]];
-      outputs[k].dtype = (cnnrt_dtype)g->tensors[which[k]].dtype;
-      outputs[k].rank = shape->rank;
-      for (int d = 0; d < CNNRT_MAX_RANK; d++) outputs[k].dims[d] = d < shape->rank ? shape->dims[d] : 0;
-    }
+    for (size_t k = 0; k < output_count; k++) describe_output(g, p, which[k], &outputs[k]);
     return CNNRT_OK;
   }
   cnnrt_run_context context = {s->pool, s->threads, (char*)s->arena + p->workspace_offset, p->workspace_bytes};
@@ -743,12 +740,8 @@ CNNRT_API cnnrt_status cnnrt_session_run(cnnrt_session* s, size_t input_count, c
     if (profile) s->time_ns[i] = now_ns() - start;
   }
   for (size_t k = 0; k < output_count; k++) {
-    uint32_t t = which[k];
-    const cnnrt_shape* shape = &p->shapes[t];
-    memcpy(outputs[k].data, tensor_data(s, t), value_bytes(g, p, t));
-    outputs[k].dtype = (cnnrt_dtype)g->tensors[t].dtype;
-    outputs[k].rank = shape->rank;
-    for (int d = 0; d < CNNRT_MAX_RANK; d++) outputs[k].dims[d] = d < shape->rank ? shape->dims[d] : 0;
+    memcpy(outputs[k].data, tensor_data(s, which[k]), value_bytes(g, p, which[k]));
+    describe_output(g, p, which[k], &outputs[k]);
   }
   return CNNRT_OK;
 }
