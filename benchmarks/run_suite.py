@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=MODELS)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--compare", default="onnxruntime,openvino,torch")
+    parser.add_argument("--compare", default="onnxruntime,openvino,litert,torch")
     parser.add_argument("--output", default=os.path.join(os.path.dirname(__file__), "..", "docs", "benchmarks.md"))
     parser.add_argument("--profile", nargs="*", default=["resnet50", "mobilenet_v2"],
                         help="models whose per-layer profile is included (batch 1, 1 thread)")

@@ -10,8 +10,11 @@ medians), and GFLOP/s counting the model's direct
 convolution FLOPs (2 per MAC, so a Winograd kernel may exceed the FMA peak)
 as a fraction of this CPU's FMA peak, measured with an FMA loop.
 
-Peers are optional: onnxruntime, openvino, torch (a zoo architecture only).
-A missing peer is skipped with a note saying how to install it.
+Peers are optional: onnxruntime, openvino, litert (LiteRT with its XNNPACK
+delegate, on the ONNX model written as TFLite by cnnrt._tflite and checked
+against cnnrt's output first), torch (a zoo architecture only). A missing
+peer is skipped with a note saying how to install it (or why it cannot run
+this model).
 """
 from __future__ import annotations
 
@@ -25,8 +28,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-PEERS = ("onnxruntime", "openvino", "torch")
-INSTALL = {"onnxruntime": "onnxruntime", "openvino": "openvino", "torch": "torch==2.13.0"}
+PEERS = ("onnxruntime", "openvino", "litert", "torch")
+INSTALL = {"onnxruntime": "onnxruntime", "openvino": "openvino", "litert": "ai-edge-litert",
+           "torch": "torch==2.13.0"}
+MODULES = {"onnxruntime": "onnxruntime", "openvino": "openvino", "litert": "ai_edge_litert", "torch": "torch"}
 
 
 @dataclass
@@ -40,6 +45,7 @@ class Prepared:
     input_name: str
     input_shape: tuple        # batch 1
     notes: list[str] = field(default_factory=list)
+    tflite_path: str | None = None  # written by prepare_litert
 
 
 def prepare(model: str, workdir: str, size: int | None = None) -> Prepared:
@@ -75,6 +81,43 @@ def prepare(model: str, workdir: str, size: int | None = None) -> Prepared:
     return Prepared(arch or os.path.basename(model), cnnrt_path, onnx_path, arch, loaded.inputs[0].name, shape)
 
 
+def prepare_litert(prepared: Prepared, workdir: str) -> str:
+    """Writes the model as TFLite for the litert engine and checks LiteRT's output against cnnrt's on one
+    random batch; '' when it may run, else why not (the model is then left out of the comparison)."""
+    import numpy as np
+
+    import cnnrt
+    from cnnrt import _tflite
+
+    path = os.path.join(workdir, os.path.splitext(os.path.basename(prepared.cnnrt_path))[0] + ".tflite")
+    try:
+        _tflite.export(prepared.onnx_path, path)
+    except _tflite.TFLiteExportError as e:
+        return f"the model could not be written as TFLite: {e}"
+    from ai_edge_litert.interpreter import Interpreter
+
+    x = np.random.default_rng(1).standard_normal((2, *prepared.input_shape[1:]), dtype=np.float32)
+    expected = cnnrt.load(prepared.cnnrt_path).run({prepared.input_name: x})
+    expected = next(iter(expected.values())) if isinstance(expected, dict) else expected
+    interpreter = Interpreter(model_path=path, num_threads=1)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, [x.shape[0], x.shape[2], x.shape[3], x.shape[1]])
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(index, np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+    interpreter.invoke()
+    found = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    del interpreter
+    expected = np.asarray(expected)
+    if found.shape != expected.shape:
+        return f"the TFLite model's output has shape {found.shape}, cnnrt's {expected.shape}"
+    scale = float(np.abs(expected).max())
+    diff = float(np.abs(found - expected).max())
+    if not diff <= 1e-3 * scale + 1e-30:
+        return f"the TFLite model disagrees with cnnrt (max |difference| {diff:.3g}, output scale {scale:.3g})"
+    prepared.tflite_path = path
+    return ""
+
+
 # -- worker side ---------------------------------------------------------------
 
 def _make_runner(engine: str, prepared: dict, threads: int, batch: int):
@@ -105,6 +148,22 @@ def _make_runner(engine: str, prepared: dict, threads: int, batch: int):
             "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"})
         request = compiled.create_infer_request()
         return lambda: request.infer({0: x})
+    if engine == "litert":
+        from ai_edge_litert.interpreter import Interpreter
+
+        interpreter = Interpreter(model_path=prepared["tflite_path"], num_threads=threads)
+        index = interpreter.get_input_details()[0]["index"]
+        interpreter.resize_tensor_input(index, [x.shape[0], x.shape[2], x.shape[3], x.shape[1]])
+        interpreter.allocate_tensors()
+        output = interpreter.get_output_details()[0]["index"]
+        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # TFLite's layout, made once
+
+        def run():
+            interpreter.set_tensor(index, x_nhwc)
+            interpreter.invoke()
+            return interpreter.get_tensor(output)
+
+        return run
     if engine == "torch":
         import torch
 
@@ -145,8 +204,7 @@ def _available(engine: str) -> str:
 
     if engine == "cnnrt":
         return ""
-    module = {"onnxruntime": "onnxruntime", "openvino": "openvino", "torch": "torch"}[engine]
-    if importlib.util.find_spec(module) is None:
+    if importlib.util.find_spec(MODULES[engine]) is None:
         return f"not installed (pip install {INSTALL[engine]})"
     return ""
 
@@ -158,6 +216,7 @@ class Worker:
     def __init__(self, engine: str, prepared: Prepared, threads: int, batch: int, env: dict | None = None):
         payload = json.dumps({"cnnrt_path": prepared.cnnrt_path, "onnx_path": prepared.onnx_path,
                               "torch_path": os.path.join(os.path.dirname(prepared.cnnrt_path), f"{prepared.zoo_arch}.pt"),
+                              "tflite_path": prepared.tflite_path,
                               "input_name": prepared.input_name, "input_shape": list(prepared.input_shape)})
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE", **(env or {}))
         self.engine = engine
@@ -283,8 +342,10 @@ def run_bench(model: str, compare: list[str], threads_list: list[int], batches: 
             if engine not in PEERS:
                 raise SystemExit(f"cnnrt bench: unknown engine {engine!r}; known: {', '.join(PEERS)}")
             why = _available(engine)
-            if not why and engine in ("onnxruntime", "openvino") and prepared.onnx_path is None:
+            if not why and engine in ("onnxruntime", "openvino", "litert") and prepared.onnx_path is None:
                 why = "needs the ONNX model"
+            if not why and engine == "litert":
+                why = prepare_litert(prepared, workdir)
             if not why and engine == "torch" and prepared.zoo_arch is None:
                 why = "needs a zoo architecture name (the PyTorch module)"
             if why:
@@ -312,8 +373,8 @@ def run_bench(model: str, compare: list[str], threads_list: list[int], batches: 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="a zoo architecture name (resnet50, ...), an .onnx file or a .cnnrt file")
-    p.add_argument("--compare", default="onnxruntime,openvino,torch",
-                   help="peers, comma-separated (onnxruntime, openvino, torch); missing ones are skipped")
+    p.add_argument("--compare", default="onnxruntime,openvino,litert,torch",
+                   help="peers, comma-separated (onnxruntime, openvino, litert, torch); missing ones are skipped")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     p.add_argument("--batch", type=int, nargs="+", default=[1])
     p.add_argument("--rounds", type=int, default=10)
