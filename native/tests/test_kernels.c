@@ -379,6 +379,9 @@ static void test_pool(const cnnrt_f32_pool_config* config) {
     g.pad_bottom = (ptrdiff_t)random_size(0, g.kernel_h - 1);
     g.pad_right = (ptrdiff_t)random_size(0, g.kernel_w - 1);
     g.count_include_pad = (int)random_size(0, 1);
+    /* Pads past the kernel (rows of windows wholly in the padding). */
+    if (trial % 9 == 4) g.pad_top = (ptrdiff_t)(g.kernel_h + random_size(0, 2));
+    if (trial % 9 == 5) g.pad_bottom = (ptrdiff_t)(g.kernel_h + random_size(0, 2));
     const ptrdiff_t padded_h = (ptrdiff_t)g.in_h + g.pad_top + g.pad_bottom;
     const ptrdiff_t padded_w = (ptrdiff_t)g.in_w + g.pad_left + g.pad_right;
     if (padded_h < (ptrdiff_t)g.kernel_h || padded_w < (ptrdiff_t)g.kernel_w) continue;

@@ -233,6 +233,11 @@ typedef struct cnnrt_op_def {
   uint8_t min_outputs, max_outputs; /* 255 = any number */
   uint8_t epilogue;          /* CNNRT_EPILOGUE_* */
   uint8_t in_place;          /* 1: output 0 may share input 0's buffer when both have the same size */
+  /* 1: output 0 is the inputs laid end to end along the node's "axis" attribute (Concat). Where every
+   * dim before the axis is 1, each input is a contiguous slice of the output, and the planner may place
+   * an input there (its producer then writes it in place); run() must skip an input whose data already
+   * is its slice of the output. */
+  uint8_t input_views;
   uint8_t int64_outputs;     /* bit k set: output k holds int64 (indices); all other values are float32 */
   /* Load time, once per model: check attributes and constant inputs (dtype,
    * shape), parse them, pre-pack weights; store what run needs in *state (may

@@ -87,6 +87,50 @@ static uint64_t value_bytes(const cnnrt_graph* g, const plan* p, uint32_t t) {
   return shape_bytes(&p->shapes[t], g->tensors[t].dtype);
 }
 
+/* Inputs placed inside the output of an input_views node (Concat), so that
+ * their producers write them where the copy would have put them. Only where
+ * every dim before the axis is 1 (each input one contiguous slice: batch 1 for
+ * a channel concat), for inputs that a node computes, that are no graph output,
+ * appear once, are not themselves a view or hold views (a concat of concats
+ * copies the inner one), and start 64-byte aligned. Sets i_view (1: placed in
+ * another tensor, 2: holds views), view_offset (bytes into the holder) and
+ * root (the holder); a node whose inputs all became views runs no copies and
+ * is named so in the profile. */
+static void plan_input_views(const cnnrt_graph* g, const cnnrt_model* m, plan* p, uint8_t* i_view,
+                             uint64_t* view_offset, uint32_t* root, cnnrt_status* st) {
+  for (uint32_t i = 0; i < g->node_count; i++) {
+    const cnnrt_node* n = &g->nodes[i];
+    if (!n->def->input_views || n->output_count != 1 || n->input_count < 2) continue;
+    const uint32_t out = n->outputs[0];
+    const cnnrt_shape* shape = &p->shapes[out];
+    int64_t axis = 0;
+    if ((*st = cnnrt_attr_int(n, "axis", 0, &axis)) != CNNRT_OK) return;
+    if (axis < 0) axis += shape->rank;
+    if (axis < 0 || axis >= shape->rank) continue;
+    int64_t outer = 1;
+    for (int64_t d = 0; d < axis; d++) outer *= shape->dims[d];
+    if (outer != 1) continue;
+    uint64_t offset = 0;
+    uint32_t placed = 0;
+    for (uint32_t k = 0; k < n->input_count; k++) {
+      const uint32_t t = n->inputs[k];
+      int ok = t != CNNRT_NO_TENSOR && t != out && m->producer[t] != UINT32_MAX && !i_view[t] &&
+               offset % ARENA_ALIGN == 0 && g->tensors[t].dtype == g->tensors[out].dtype;
+      for (uint32_t j = 0; ok && j < n->input_count; j++) ok = j == k || n->inputs[j] != t;
+      for (uint32_t j = 0; ok && j < g->output_count; j++) ok = g->outputs[j] != t;
+      if (ok) {
+        i_view[t] = 1;
+        view_offset[t] = offset;
+        root[t] = out;
+        i_view[out] = 2;
+        placed++;
+      }
+      if (t != CNNRT_NO_TENSOR) offset += value_bytes(g, p, t);
+    }
+    if (placed == n->input_count) p->infos[i].kernel = "concat_in_place";
+  }
+}
+
 /* Infers every shape from the graph input shapes, then plans the arena. */
 static cnnrt_status plan_build(cnnrt_session* s, const cnnrt_shape* input_shapes, plan** out) {
   const cnnrt_model* m = s->model;
@@ -97,6 +141,8 @@ static cnnrt_status plan_build(cnnrt_session* s, const cnnrt_shape* input_shapes
   uint32_t* last_use = malloc(sizeof *last_use * tensor_count);
   cnnrt_plan_value* values = calloc(tensor_count, sizeof *values);
   uint64_t* root_offsets = malloc(sizeof *root_offsets * tensor_count);
+  uint8_t* i_view = calloc(tensor_count ? tensor_count : 1, 1);
+  uint64_t* view_offset = calloc(tensor_count ? tensor_count : 1, sizeof *view_offset);
   cnnrt_shape* in_shapes = NULL;
   cnnrt_status st = CNNRT_OK;
   if (p) {
@@ -106,8 +152,8 @@ static cnnrt_status plan_build(cnnrt_session* s, const cnnrt_shape* input_shapes
     p->infos = calloc(node_count, sizeof *p->infos);
     in_shapes = malloc(sizeof *in_shapes * (s->max_refs ? s->max_refs : 1));
   }
-  if (!p || !root || !last_use || !values || !root_offsets || !p->input_shapes || !p->shapes ||
-      !p->offsets || !p->infos || !in_shapes) {
+  if (!p || !root || !last_use || !values || !root_offsets || !i_view || !view_offset || !p->input_shapes ||
+      !p->shapes || !p->offsets || !p->infos || !in_shapes) {
     st = cnnrt_error(CNNRT_ERROR_OUT_OF_MEMORY, "out of memory planning the session");
     goto done;
   }
@@ -152,22 +198,31 @@ static cnnrt_status plan_build(cnnrt_session* s, const cnnrt_shape* input_shapes
   if (st) goto done;
   for (uint32_t i = 0; i < g->output_count; i++) last_use[g->outputs[i]] = node_count;
 
+  plan_input_views(g, m, p, i_view, view_offset, root, &st);
+  if (st) goto done;
+
   /* In place: an element-wise node may write over input 0 when nothing reads
-   * that buffer afterwards. Graph inputs belong to the caller and are never written. */
+   * that buffer afterwards. Graph inputs belong to the caller and are never
+   * written; nor is a buffer that holds views (or is one): its other parts
+   * may still be read. */
   for (uint32_t i = 0; i < node_count; i++) {
     const cnnrt_node* n = &g->nodes[i];
     if (!n->def->in_place || n->input_count == 0 || n->output_count == 0) continue;
     uint32_t in = n->inputs[0], out = n->outputs[0];
-    if (in == CNNRT_NO_TENSOR || m->producer[in] == UINT32_MAX) continue;
+    if (in == CNNRT_NO_TENSOR || m->producer[in] == UINT32_MAX || i_view[in] || i_view[out]) continue;
     if (last_use[in] != i || value_bytes(g, p, in) != value_bytes(g, p, out)) continue;
     root[out] = root[in];
   }
+  /* A value lives from its first writer (the earliest producer of the tensors
+   * sharing it: a concat's inputs placed inside it come before the concat) to its last reader. */
+  for (uint32_t t = 0; t < tensor_count; t++)
+    if (m->producer[t] != UINT32_MAX && root[t] == t) values[t].first = m->producer[t];
   for (uint32_t t = 0; t < tensor_count; t++) {
     if (m->producer[t] == UINT32_MAX) continue;
     uint64_t bytes = value_bytes(g, p, t);
     p->unplanned_bytes += align_up(bytes);
     cnnrt_plan_value* v = &values[root[t]];
-    if (root[t] == t) v->first = m->producer[t];
+    if (m->producer[t] < v->first) v->first = m->producer[t];
     if (bytes > v->size) v->size = bytes;
     if (last_use[t] > v->last) v->last = last_use[t];
   }
@@ -177,7 +232,7 @@ static cnnrt_status plan_build(cnnrt_session* s, const cnnrt_shape* input_shapes
   st = cnnrt_plan_memory(values, tensor_count, root_offsets, &p->activation_bytes);
   if (st) goto done;
   for (uint32_t t = 0; t < tensor_count; t++)
-    if (m->producer[t] != UINT32_MAX) p->offsets[t] = root_offsets[root[t]];
+    if (m->producer[t] != UINT32_MAX) p->offsets[t] = root_offsets[root[t]] + view_offset[t];
   p->workspace_offset = align_up(p->activation_bytes);
   for (uint32_t i = 0; i < node_count; i++)
     if (p->infos[i].workspace_bytes > p->workspace_bytes) p->workspace_bytes = p->infos[i].workspace_bytes;
@@ -185,6 +240,8 @@ static cnnrt_status plan_build(cnnrt_session* s, const cnnrt_shape* input_shapes
 
 done:
   free(root);
+  free(i_view);
+  free(view_offset);
   free(last_use);
   free(values);
   free(root_offsets);

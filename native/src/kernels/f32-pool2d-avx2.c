@@ -49,7 +49,7 @@ static size_t taps_inside(ptrdiff_t start, size_t kernel, ptrdiff_t low, ptrdiff
 POOL_INLINE __m256 max_rows(const float* x, size_t in_w, ptrdiff_t r0, ptrdiff_t r1, size_t first, size_t last,
                             float* image, int KH) {
   __m256 check = _mm256_setzero_ps();
-  const size_t rows = (size_t)(r1 - r0);
+  const size_t rows = r1 > r0 ? (size_t)(r1 - r0) : 0; /* a window wholly in the padding reads no row */
   const float* top = x + (size_t)r0 * in_w;
   size_t ix = first;
   if (KH != 0 && rows == (size_t)KH) {
