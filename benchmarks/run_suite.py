@@ -1,7 +1,8 @@
 """The CPU benchmark suite of the speed issue, written to docs/benchmarks.md:
 ResNet-18, ResNet-50, MobileNetV2, MobileNetV3-Large, EfficientNet-B0, VGG-16
 and SqueezeNet at batch 1 (224x224) with 1 and 2 threads, and batch 8 with 2
-threads; cnnrt next to ONNX Runtime, OpenVINO and PyTorch (those installed),
+threads; cnnrt next to ONNX Runtime, OpenVINO, LiteRT (XNNPACK) and PyTorch
+(those installed),
 each engine in its own process (runtime/bench.py).
 
     python benchmarks/run_suite.py [--models resnet18 ...] [--rounds 10]
