@@ -372,12 +372,11 @@ class _Exporter:
             raise TFLiteExportError(f"node {node.name!r}: AveragePool counting its padding is not exported")
         pad_value = None if not maximum or self.non_negative(node.inputs[0]) else -3.4028234663852886e38
         padding, x, in_shape = self.padding(node, x, in_shape, kernel, strides, [1, 1], pads, out_shape[1:3], pad_value)
+        # (A SAME average pool leaves the padding out of its divisor, as count_include_pad=0 does.)
         if padding == tfl.Padding.VALID:
             for i in (1, 2):
                 if (in_shape[i] - kernel[i - 1]) // strides[i - 1] + 1 != out_shape[i]:
                     raise TFLiteExportError(f"node {node.name!r}: ceil_mode windows past the input are not exported")
-        elif not maximum and any(pads):
-            pass  # SAME average pools exclude the padding, as count_include_pad=0 does
         opts = tfl.Pool2DOptionsT()
         opts.padding = padding
         opts.strideH, opts.strideW = int(strides[0]), int(strides[1])
