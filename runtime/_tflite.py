@@ -269,20 +269,21 @@ class _Exporter:
         return node.inputs[2] if regular > 2 and node.inputs[2] else None
 
     # -- padding -------------------------------------------------------------------
-    def padding(self, node, x: int, in_shape: list, kernel, strides, dilations, pads, out_hw, pad_value=None):
-        """(padding enum, input index, its NHWC shape): SAME / VALID where they equal the ONNX pads, else an
-        explicit PAD (value pad_value, 0 when None) before a VALID op."""
+    def padding(self, node, x: int, in_shape: list, kernel, strides, dilations, pads, out_hw, pad_value=None,
+                same=True, explicit=True):
+        """(padding enum, input index, its NHWC shape): SAME (when `same`) / VALID where they equal the ONNX
+        pads, else (when `explicit`) a PAD of pad_value (0 when None) before a VALID op."""
         P = self.tfl.Padding
         _, h, w, c = in_shape
         if not any(pads):
             return P.VALID, x, in_shape
-        same = []
-        for size, k, s, d, out in ((h, kernel[0], strides[0], dilations[0], out_hw[0]),
-                                   (w, kernel[1], strides[1], dilations[1], out_hw[1])):
-            same.append(_same_padding(size, k, s, d))
-        if (same[0][0] == out_hw[0] and same[1][0] == out_hw[1] and
-                (same[0][1], same[1][1], same[0][2], same[1][2]) == tuple(pads)):
+        same_pads = [_same_padding(h, kernel[0], strides[0], dilations[0]),
+                     _same_padding(w, kernel[1], strides[1], dilations[1])]
+        if (same and same_pads[0][0] == out_hw[0] and same_pads[1][0] == out_hw[1] and
+                (same_pads[0][1], same_pads[1][1], same_pads[0][2], same_pads[1][2]) == tuple(pads)):
             return P.SAME, x, in_shape
+        if not explicit:
+            raise TFLiteExportError(f"node {node.name!r}: pads {list(pads)} are not TFLite's SAME for this shape")
         top, left, bottom, right = pads
         padded = [in_shape[0], h + top + bottom, w + left + right, c]
         y = self.new(node.outputs[0] + "/pad", padded)
@@ -368,11 +369,12 @@ class _Exporter:
         in_shape = self.shapes[node.inputs[0]]
         out_shape = _nhwc(self.shape_of(node.outputs[0]))
         maximum = node.op == "MaxPool"
-        if not maximum and any(pads) and a.get("count_include_pad", 0):
-            raise TFLiteExportError(f"node {node.name!r}: AveragePool counting its padding is not exported")
         pad_value = None if not maximum or self.non_negative(node.inputs[0]) else -3.4028234663852886e38
-        padding, x, in_shape = self.padding(node, x, in_shape, kernel, strides, [1, 1], pads, out_shape[1:3], pad_value)
-        # (A SAME average pool leaves the padding out of its divisor, as count_include_pad=0 does.)
+        # A SAME average pool leaves the padding out of its divisor (count_include_pad=0); explicit zero
+        # padding counts it (count_include_pad=1).
+        counted = not maximum and bool(a.get("count_include_pad", 0))
+        padding, x, in_shape = self.padding(node, x, in_shape, kernel, strides, [1, 1], pads, out_shape[1:3],
+                                            pad_value, same=not counted, explicit=maximum or counted)
         if padding == tfl.Padding.VALID:
             for i in (1, 2):
                 if (in_shape[i] - kernel[i - 1]) // strides[i - 1] + 1 != out_shape[i]:

@@ -62,6 +62,23 @@ class _ReluPool(nn.Module):
         return self.fc(torch.flatten(y, 1))
 
 
+class _AvgPools(nn.Module):
+    """Average pools over padding: counted (an explicit PAD) and not counted (SAME), and one whose pads are
+    not SAME and must not be counted (refused)."""
+
+    def __init__(self, refused: bool = False):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 1, 1)
+        self.counted = nn.AvgPool2d(3, 1, 1, count_include_pad=True)
+        self.not_counted = nn.AvgPool2d(3, 2 if refused else 1, 1, count_include_pad=False)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x):
+        y = self.conv(x)
+        y = torch.cat([self.counted(y).mean((2, 3), keepdim=True), self.not_counted(y).mean((2, 3), keepdim=True)], 1)
+        return self.fc(torch.flatten(y, 1))
+
+
 def _export(module: nn.Module, size: int, path) -> str:
     torch.manual_seed(0)
     module.eval()
@@ -87,7 +104,8 @@ def _litert(tflite_path: str, x: np.ndarray, threads: int = 1) -> np.ndarray:
     return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
 
 
-@pytest.mark.parametrize("make, size", [(_Mixed, 32), (_ReluPool, 32)], ids=["mixed", "relu_pool"])
+@pytest.mark.parametrize("make, size", [(_Mixed, 32), (_ReluPool, 32), (_AvgPools, 12)],
+                         ids=["mixed", "relu_pool", "avg_pools"])
 def test_litert_matches_onnxruntime(tmp_path, make, size):
     onnx_path = _export(make(), size, tmp_path)
     tflite_path = str(tmp_path / "model.tflite")
@@ -116,6 +134,12 @@ def test_pad_cases_are_written_as_pads(tmp_path):
     assert tfl.BuiltinOperator.DEPTHWISE_CONV_2D in mixed and tfl.BuiltinOperator.TRANSPOSE in mixed
     relu_pool = ops(_ReluPool(), 32)
     assert relu_pool.count(tfl.BuiltinOperator.PAD) == 2 and tfl.BuiltinOperator.PADV2 not in relu_pool
+
+
+def test_uncounted_padding_that_is_not_same_is_refused(tmp_path):
+    onnx_path = _export(_AvgPools(refused=True), 12, tmp_path)
+    with pytest.raises(_tflite.TFLiteExportError, match=r"pads \[1, 1, 1, 1\] are not TFLite's SAME"):
+        _tflite.export(onnx_path, str(tmp_path / "m.tflite"))
 
 
 def test_unsupported_model_is_refused_by_name(tmp_path):
