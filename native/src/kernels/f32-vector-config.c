@@ -25,7 +25,8 @@ static const cnnrt_f32_vector_config vector_avx2 = {.epilogue = cnnrt_f32_epilog
                                                     .name = "avx2",
                                                     .transpose_epilogue = cnnrt_f32_transpose_epilogue__avx2,
                                                     .gemv = cnnrt_f32_gemv__avx2,
-                                                    .activation_rows = cnnrt_f32_activation_rows__avx2};
+                                                    .activation_rows = cnnrt_f32_activation_rows__avx2,
+                                                    .dwconv2d_block = 8};
 #endif
 
 /* Designated initializers: entries a level lacks are NULL (the reference). */

@@ -446,6 +446,9 @@ typedef struct cnnrt_f32_vector_config {
   cnnrt_f32_transpose_epilogue_fn transpose_epilogue; /* NULL: the reference */
   cnnrt_f32_gemv_fn gemv;                               /* NULL: 1x1 planes take the GEMM path */
   cnnrt_f32_activation_rows_fn activation_rows;         /* NULL: `activation` row by row */
+  /* Channels per vector of dwconv2d's channel-blocked loop (8 for AVX2): a
+   * task's channel range need only be a multiple of it (0: 16). */
+  size_t dwconv2d_block;
 } cnnrt_f32_vector_config;
 
 const cnnrt_f32_vector_config* cnnrt_f32_vector_config_get(void);

@@ -461,8 +461,14 @@ static void conv_plan_pixel_major(const conv_state* state, conv_plan* plan, int 
       tile_blocks = cnnrt_divide_round_up(wanted, images * oc_blocks);
     }
   }
-  if (tile_blocks > plan->pm_tiles) tile_blocks = plan->pm_tiles;
   if (oc_blocks > panels) oc_blocks = panels;
+  /* The direct path's blocks (split by its budget, the weights a stem's few)
+   * in a multiple of the threads: MobileNetV3-L's stem ran 7 blocks on two
+   * threads (4 against 3). */
+  if (direct && threads > 1 && tile_blocks > 1) {
+    while ((images * tile_blocks * oc_blocks) % (size_t)threads != 0 && tile_blocks < plan->pm_tiles) tile_blocks++;
+  }
+  if (tile_blocks > plan->pm_tiles) tile_blocks = plan->pm_tiles;
   plan->pm_tile_block = cnnrt_divide_round_up(plan->pm_tiles, tile_blocks);
   plan->pm_tile_blocks = cnnrt_divide_round_up(plan->pm_tiles, plan->pm_tile_block);
   const size_t rows = plan->pm_tile_block * mr;
@@ -1168,8 +1174,17 @@ static void conv_run(const cnnrt_run_context* context, const cnnrt_node* node, c
     size_t grain = cnnrt_task_grain(tasks, context->threads, 1);
     /* The SIMD depthwise kernels block channels 8 (AVX2) or 16 (AVX-512) to
      * a vector: chunks of 16 keep the blocks whole (chunks of 12 at two
-     * threads left MobileNetV2's depthwise layers no faster than at one). */
-    if (plan.simd_depthwise) grain = cnnrt_round_up(grain, 16);
+     * threads left MobileNetV2's depthwise layers no faster than at one);
+     * where that leaves a thread without a chunk, chunks of the kernel's own
+     * block (MobileNetV3-L's 16 channels at 112 x 112: one task of 16 before,
+     * two of 8 now at two threads). */
+    if (plan.simd_depthwise) {
+      const size_t block = state->vector->dwconv2d_block != 0 ? state->vector->dwconv2d_block : 16;
+      grain = cnnrt_round_up(grain, 16);
+      if (cnnrt_divide_round_up(tasks, grain) < (size_t)context->threads) {
+        grain = cnnrt_round_up(cnnrt_divide_round_up(tasks, (size_t)context->threads), block);
+      }
+    }
     cnnrt_parallel_for(context->pool, tasks, grain, conv_direct_task, &job);
   }
 }
