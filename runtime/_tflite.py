@@ -11,9 +11,9 @@ NCHW order before the reshape (the classifier's weights then need no
 change). The schema comes with the LiteRT package (ai_edge_litert).
 
 What it covers is what the benchmark models use (the CNN zoo's classifiers:
-convolutions of any stride, dilation and padding with groups 1 or depthwise,
-max / average / global pools, reductions, Gemm, Add / Mul / Sub / Div,
-Concat, the activations); anything else raises TFLiteExportError naming the node, and
+convolutions of any stride, dilation, padding and groups, max pools (ceil
+mode too), average and global pools, reductions, batch norms left unfolded,
+Gemm, Add / Mul / Sub / Div, Concat, the activations); anything else raises TFLiteExportError naming the node, and
 the benchmark skips LiteRT with that reason. The benchmark also checks the
 exported model's output against cnnrt's before timing it.
 """
@@ -319,6 +319,9 @@ class _Exporter:
         in_shape = self.shapes[node.inputs[0]]
         out_ch, in_per_group, kh, kw = weight.shape
         group = int(a.get("group", 1))
+        if group > 1 and in_per_group * group != in_shape[3]:
+            raise TFLiteExportError(f"node {node.name!r}: {group} groups of {in_per_group} channels for "
+                                    f"{in_shape[3]} input channels")
         bias_name = self.bias_input(node)
         bias = self.g.constant(bias_name) if bias_name else None
         if bias_name and bias is None:
@@ -333,17 +336,15 @@ class _Exporter:
         fused = direct_act if direct_act is not None else tfl.ActivationFunctionType.NONE
         raw = self.new(node.outputs[0] + ("/conv" if direct_act is None else ""), out_shape)
         b = self.const(node.inputs[1] + "/bias", np.asarray(bias, np.float32))
-        if group == 1:
-            wt = self.const(node.inputs[1] + "/ohwi", np.asarray(weight, np.float32).transpose(0, 2, 3, 1))
-            self.w.op(B.CONV_2D, [x, wt, b], [raw], O.Conv2DOptions,
-                      self._conv_options(tfl.Conv2DOptionsT(), padding, strides, dilations, fused))
-        elif in_per_group == 1 and group == in_shape[3]:
+        if group > 1 and in_per_group == 1:
             wt = self.const(node.inputs[1] + "/1hwo", np.asarray(weight, np.float32).transpose(1, 2, 3, 0))
             opts = self._conv_options(tfl.DepthwiseConv2DOptionsT(), padding, strides, dilations, fused)
             opts.depthMultiplier = out_ch // group
             self.w.op(B.DEPTHWISE_CONV_2D, [x, wt, b], [raw], O.DepthwiseConv2DOptions, opts)
-        else:
-            raise TFLiteExportError(f"node {node.name!r}: grouped convolution (group {group}) is not exported")
+        else:  # groups > 1: TFLite's CONV_2D takes filters of in_channels / groups channels
+            wt = self.const(node.inputs[1] + "/ohwi", np.asarray(weight, np.float32).transpose(0, 2, 3, 1))
+            self.w.op(B.CONV_2D, [x, wt, b], [raw], O.Conv2DOptions,
+                      self._conv_options(tfl.Conv2DOptionsT(), padding, strides, dilations, fused))
         if direct_act is not None:
             self.ids[node.outputs[0]] = raw
         else:
@@ -370,6 +371,13 @@ class _Exporter:
         out_shape = _nhwc(self.shape_of(node.outputs[0]))
         maximum = node.op == "MaxPool"
         pad_value = None if not maximum or self.non_negative(node.inputs[0]) else -3.4028234663852886e38
+        if maximum:
+            # ceil_mode: windows running past the end pads read more padding (every window keeps an input).
+            pads = list(pads)
+            for i, size in ((0, in_shape[1]), (1, in_shape[2])):
+                need = (out_shape[1 + i] - 1) * strides[i] + kernel[i] - (size + pads[i] + pads[2 + i])
+                if need > 0:
+                    pads[2 + i] += need
         # A SAME average pool leaves the padding out of its divisor (count_include_pad=0); explicit zero
         # padding counts it (count_include_pad=1).
         counted = not maximum and bool(a.get("count_include_pad", 0))
@@ -395,6 +403,25 @@ class _Exporter:
         opts.keepDims = True
         axes = self.const(node.outputs[0] + "/axes", np.array([1, 2], np.int32))
         self.w.op(B.MEAN if node.op == "GlobalAveragePool" else B.REDUCE_MAX, [x, axes], [y], O.ReducerOptions, opts)
+
+    def batch_norm(self, node) -> None:
+        """BatchNormalization (inference) not folded into a convolution: one MUL and one ADD per channel."""
+        B, O = self.tfl.BuiltinOperator, self.tfl.BuiltinOptions
+        params = [self.g.constant(name) for name in node.inputs[1:5]]
+        if len(node.inputs) < 5 or any(p is None for p in params):
+            raise TFLiteExportError(f"node {node.name!r}: BatchNormalization needs constant scale, bias, mean, var")
+        scale, bias, mean, var = (np.asarray(p, np.float64).reshape(-1) for p in params)
+        a = scale / np.sqrt(var + float(node.attrs.get("epsilon", 1e-5)))
+        x = self.tensor(node.inputs[0])
+        shape = self.shapes.get(node.inputs[0]) or _nhwc(self.shape_of(node.inputs[0]))
+        if len(shape) != 4:
+            raise TFLiteExportError(f"node {node.name!r}: BatchNormalization of a rank-{len(shape)} tensor")
+        t = self.new(node.outputs[0] + "/scaled", shape)
+        self.w.op(B.MUL, [x, self.const(node.outputs[0] + "/a", a.astype(np.float32))], [t], O.MulOptions,
+                  self.tfl.MulOptionsT())
+        y, _ = self.out(node.outputs[0])
+        self.w.op(B.ADD, [t, self.const(node.outputs[0] + "/b", (bias - mean * a).astype(np.float32))], [y],
+                  O.AddOptions, self.tfl.AddOptionsT())
 
     def reduce(self, node) -> None:
         B, O = self.tfl.BuiltinOperator, self.tfl.BuiltinOptions
@@ -535,6 +562,8 @@ class _Exporter:
             self.reduce(node)
         elif op == "Flatten":
             self.flatten(node)
+        elif op == "BatchNormalization":
+            self.batch_norm(node)
         elif op in ("Gemm", "MatMul"):
             self.gemm(node)
         elif op in ("Add", "Sub", "Mul", "Div"):

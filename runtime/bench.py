@@ -46,6 +46,8 @@ class Prepared:
     input_shape: tuple        # batch 1
     notes: list[str] = field(default_factory=list)
     tflite_path: str | None = None  # written by prepare_litert
+    torch_path: str | None = None   # the pickled zoo module for the torch engine
+    torch_why: str = ""             # why there is none
 
 
 def prepare(model: str, workdir: str, size: int | None = None) -> Prepared:
@@ -73,12 +75,19 @@ def prepare(model: str, workdir: str, size: int | None = None) -> Prepared:
         with torch.no_grad():
             torch.onnx.export(module, x, onnx_path, dynamo=False, opset_version=17, input_names=["input"],
                               output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
-        torch.save(module, os.path.join(workdir, f"{arch}.pt"))
+        torch_path, torch_why = os.path.join(workdir, f"{arch}.pt"), ""
+        try:
+            torch.save(module, torch_path)
+        except Exception as e:  # noqa: BLE001 - e.g. a module holding a lambda cannot be pickled
+            torch_path, torch_why = None, f"the module could not be saved for the torch worker ({e})"
     cnnrt_path = os.path.join(workdir, os.path.splitext(os.path.basename(onnx_path))[0] + ".cnnrt")
     cnnrt.convert(onnx_path, cnnrt_path)
     loaded = cnnrt.load(cnnrt_path)
     shape = tuple(loaded.concrete_input_shapes().values())[0]
-    return Prepared(arch or os.path.basename(model), cnnrt_path, onnx_path, arch, loaded.inputs[0].name, shape)
+    prepared = Prepared(arch or os.path.basename(model), cnnrt_path, onnx_path, arch, loaded.inputs[0].name, shape)
+    if arch is not None:
+        prepared.torch_path, prepared.torch_why = torch_path, torch_why
+    return prepared
 
 
 def prepare_litert(prepared: Prepared, workdir: str) -> str:
@@ -215,7 +224,7 @@ class Worker:
 
     def __init__(self, engine: str, prepared: Prepared, threads: int, batch: int, env: dict | None = None):
         payload = json.dumps({"cnnrt_path": prepared.cnnrt_path, "onnx_path": prepared.onnx_path,
-                              "torch_path": os.path.join(os.path.dirname(prepared.cnnrt_path), f"{prepared.zoo_arch}.pt"),
+                              "torch_path": prepared.torch_path,
                               "tflite_path": prepared.tflite_path,
                               "input_name": prepared.input_name, "input_shape": list(prepared.input_shape)})
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), OMP_WAIT_POLICY="PASSIVE", **(env or {}))
@@ -346,6 +355,8 @@ def run_bench(model: str, compare: list[str], threads_list: list[int], batches: 
                 why = "needs the ONNX model"
             if not why and engine == "litert":
                 why = prepare_litert(prepared, workdir)
+            if not why and engine == "torch" and prepared.zoo_arch is not None and prepared.torch_path is None:
+                why = prepared.torch_why
             if not why and engine == "torch" and prepared.zoo_arch is None:
                 why = "needs a zoo architecture name (the PyTorch module)"
             if why:
