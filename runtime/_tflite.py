@@ -615,3 +615,23 @@ def export(onnx_path: str, tflite_path: str) -> None:
     data = _Exporter(graph, tfl).run()
     with open(tflite_path, "wb") as f:
         f.write(data)
+
+
+def litert_runner(tflite_path: str, x: np.ndarray, threads: int):
+    """A function running the TFLite model with LiteRT on x (an NCHW batch, transposed to TFLite's NHWC once,
+    here) and returning its output; the input is resized to x's batch."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=tflite_path, num_threads=threads)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, [x.shape[0], x.shape[2], x.shape[3], x.shape[1]])
+    interpreter.allocate_tensors()
+    output = interpreter.get_output_details()[0]["index"]
+    x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+    def run() -> np.ndarray:
+        interpreter.set_tensor(index, x_nhwc)
+        interpreter.invoke()
+        return interpreter.get_tensor(output)
+
+    return run

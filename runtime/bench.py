@@ -103,19 +103,10 @@ def prepare_litert(prepared: Prepared, workdir: str) -> str:
         _tflite.export(prepared.onnx_path, path)
     except _tflite.TFLiteExportError as e:
         return f"the model could not be written as TFLite: {e}"
-    from ai_edge_litert.interpreter import Interpreter
-
     x = np.random.default_rng(1).standard_normal((2, *prepared.input_shape[1:]), dtype=np.float32)
     expected = cnnrt.load(prepared.cnnrt_path).run({prepared.input_name: x})
     expected = next(iter(expected.values())) if isinstance(expected, dict) else expected
-    interpreter = Interpreter(model_path=path, num_threads=1)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, [x.shape[0], x.shape[2], x.shape[3], x.shape[1]])
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
-    interpreter.invoke()
-    found = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
-    del interpreter
+    found = _tflite.litert_runner(path, x, 1)()
     expected = np.asarray(expected)
     if found.shape != expected.shape:
         return f"the TFLite model's output has shape {found.shape}, cnnrt's {expected.shape}"
@@ -158,21 +149,9 @@ def _make_runner(engine: str, prepared: dict, threads: int, batch: int):
         request = compiled.create_infer_request()
         return lambda: request.infer({0: x})
     if engine == "litert":
-        from ai_edge_litert.interpreter import Interpreter
+        from cnnrt import _tflite
 
-        interpreter = Interpreter(model_path=prepared["tflite_path"], num_threads=threads)
-        index = interpreter.get_input_details()[0]["index"]
-        interpreter.resize_tensor_input(index, [x.shape[0], x.shape[2], x.shape[3], x.shape[1]])
-        interpreter.allocate_tensors()
-        output = interpreter.get_output_details()[0]["index"]
-        x_nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))  # TFLite's layout, made once
-
-        def run():
-            interpreter.set_tensor(index, x_nhwc)
-            interpreter.invoke()
-            return interpreter.get_tensor(output)
-
-        return run
+        return _tflite.litert_runner(prepared["tflite_path"], x, threads)
     if engine == "torch":
         import torch
 

@@ -16,7 +16,6 @@ from torch import nn
 from cnnrt import _tflite
 from cnnrt.bench import Prepared, prepare_litert
 
-Interpreter = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert is in the test extra").Interpreter
 
 
 class _Mixed(nn.Module):
@@ -113,13 +112,7 @@ def _export(module: nn.Module, size: int, path) -> str:
 
 
 def _litert(tflite_path: str, x: np.ndarray, threads: int = 1) -> np.ndarray:
-    interpreter = Interpreter(model_path=tflite_path, num_threads=threads)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, [x.shape[0], x.shape[2], x.shape[3], x.shape[1]])
-    interpreter.allocate_tensors()
-    interpreter.set_tensor(index, np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    return _tflite.litert_runner(tflite_path, x, threads)()
 
 
 @pytest.mark.parametrize("make, size", [(_Mixed, 32), (_ReluPool, 32), (_AvgPools, 12), (_Grouped, 14)],

@@ -411,7 +411,8 @@ static void test_pool(const cnnrt_f32_pool_config* config) {
           if (kind == CNNRT_POOL2D_MAX) {
             bad = !(want == got || (want != want && got != got));
           } else {
-            bad = !(want == got || fabsf(want - got) <= 1e-6f * (float)(g.kernel_h * g.kernel_w) || (want != want && got != got));
+            bad = !(want == got || fabsf(want - got) <= 1e-6f * (float)(g.kernel_h * g.kernel_w) ||
+                    (want != want && got != got));
           }
           CHECK(!bad, "%s pool2d kind %d in %zux%zu kernel %zux%zu stride %zux%zu pads %td,%td,%td,%td include %d: "
                 "y[%zu][%zu] %.9g vs %.9g", config->name, kind, g.in_h, g.in_w, g.kernel_h, g.kernel_w, g.stride_h,

@@ -87,9 +87,9 @@ static inline __m256 odd_columns(const float* p) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(odd), 0xD8));
 }
 
-/* Tap kx of 8 outputs from the row buffer at p (the block's first window). */
-POOL_INLINE __m256 max_tap(const float* p, size_t kx, int SW) {
-  if (SW == 1) return _mm256_loadu_ps(p + kx);
+/* Tap kx of 8 outputs from the row buffer at p (the block's first window), columns `step` apart. */
+POOL_INLINE __m256 max_tap(const float* p, size_t kx, size_t step) {
+  if (step == 1) return _mm256_loadu_ps(p + kx);
   return kx % 2 == 0 ? even_columns(p + kx) : odd_columns(p + kx - 1);
 }
 
@@ -101,8 +101,8 @@ POOL_INLINE void max_columns(const float* row, size_t out_w, size_t kw, size_t s
     const float* p1 = row + (ox + 8) * step;
     __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = _mm256_set1_ps(-INFINITY);
     for (size_t kx = 0; kx < taps; kx++) {
-      m0 = _mm256_max_ps(SW != 0 ? max_tap(p0, kx, SW) : step == 1 ? _mm256_loadu_ps(p0 + kx) : even_columns(p0 + kx), m0);
-      m1 = _mm256_max_ps(SW != 0 ? max_tap(p1, kx, SW) : step == 1 ? _mm256_loadu_ps(p1 + kx) : even_columns(p1 + kx), m1);
+      m0 = _mm256_max_ps(max_tap(p0, kx, step), m0);
+      m1 = _mm256_max_ps(max_tap(p1, kx, step), m1);
     }
     _mm256_storeu_ps(out + ox, m0);
     _mm256_storeu_ps(out + ox + 8, m1);
@@ -110,9 +110,7 @@ POOL_INLINE void max_columns(const float* row, size_t out_w, size_t kw, size_t s
   for (; ox < out_w; ox += 8) {
     const float* p = row + ox * step;
     __m256 m = _mm256_set1_ps(-INFINITY);
-    for (size_t kx = 0; kx < taps; kx++) {
-      m = _mm256_max_ps(SW != 0 ? max_tap(p, kx, SW) : step == 1 ? _mm256_loadu_ps(p + kx) : even_columns(p + kx), m);
-    }
+    for (size_t kx = 0; kx < taps; kx++) m = _mm256_max_ps(max_tap(p, kx, step), m);
     cnnrt_f32_store_first_avx2(out + ox, m, out_w - ox);
   }
 }
@@ -160,10 +158,8 @@ void cnnrt_f32_pool2d__avx2(const cnnrt_pool2d_geometry* g, int kind, const floa
     last = (ptrdiff_t)width > pad_left ? (size_t)((ptrdiff_t)width - pad_left) : 0;
   }
   float* const image = row + pad_left; /* image[ix] is input column ix */
+  /* Otherwise (a NaN) the exact loop below; both write the same columns of the row buffer. */
   if (is_max && max_plane_any(g, x, y, row, first, last)) return;
-  if (is_max) { /* a NaN: the exact loop from a clean row buffer */
-    for (size_t j = 0; j < width; j++) row[j] = neutral;
-  }
   if (!is_max) {
     const ptrdiff_t low = g->count_include_pad ? -g->pad_left : 0;
     const ptrdiff_t high = g->count_include_pad ? (ptrdiff_t)in_w + g->pad_right : (ptrdiff_t)in_w;

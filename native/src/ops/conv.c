@@ -331,7 +331,8 @@ static int conv_use_pixel_major(const conv_state* state, const conv_plan* plan) 
    * streams all the weights again (from memory, in a model: ResNet-50's
    * stride-2 layers at 7x7 ran 1.2-1.3x slower so). */
   const size_t kc = conv_pm_chunk(state, plan) * plan->geometry.kernel_h * plan->geometry.kernel_w;
-  if (cnnrt_divide_round_up(plan->pixels, pm->mr) > conv_pm_block_tiles(CONV_PM_BUDGET_FLOATS, pm->mr, pm->nr, kc)) return 0;
+  const size_t fit_tiles = conv_pm_block_tiles(CONV_PM_BUDGET_FLOATS, pm->mr, pm->nr, kc);
+  if (cnnrt_divide_round_up(plan->pixels, pm->mr) > fit_tiles) return 0;
   const size_t out_per_group = state->out_channels / state->groups;
   const size_t pixels = plan->pixels;
   if (plan->reduction < 32 || pixels == 0) return 0;
@@ -462,15 +463,18 @@ static void conv_plan_pixel_major(const conv_state* state, conv_plan* plan, int 
     }
   }
   if (oc_blocks > panels) oc_blocks = panels;
-  /* The direct path's blocks (split by its budget, the weights a stem's few)
-   * in a multiple of the threads: MobileNetV3-L's stem ran 7 blocks on two
-   * threads (4 against 3). */
-  if (direct && threads > 1 && tile_blocks > 1) {
-    while ((images * tile_blocks * oc_blocks) % (size_t)threads != 0 && tile_blocks < plan->pm_tiles) tile_blocks++;
-  }
   if (tile_blocks > plan->pm_tiles) tile_blocks = plan->pm_tiles;
   plan->pm_tile_block = cnnrt_divide_round_up(plan->pm_tiles, tile_blocks);
   plan->pm_tile_blocks = cnnrt_divide_round_up(plan->pm_tiles, plan->pm_tile_block);
+  /* The direct path's blocks (split by its budget, the weights a stem's few)
+   * in a multiple of the threads, counting the blocks as cut: MobileNetV3-L's
+   * stem ran 7 blocks on two threads (4 against 3). */
+  while (direct && threads > 1 && plan->pm_tile_blocks > 1 && tile_blocks < plan->pm_tiles &&
+         images * plan->pm_tile_blocks * oc_blocks % (size_t)threads != 0) {
+    tile_blocks++;
+    plan->pm_tile_block = cnnrt_divide_round_up(plan->pm_tiles, tile_blocks);
+    plan->pm_tile_blocks = cnnrt_divide_round_up(plan->pm_tiles, plan->pm_tile_block);
+  }
   const size_t rows = plan->pm_tile_block * mr;
   plan->pm_oc_block = cnnrt_divide_round_up(panels, oc_blocks) * nr;
   plan->pm_oc_blocks = cnnrt_divide_round_up(out_per_group, plan->pm_oc_block);
